@@ -1,0 +1,3 @@
+"""rtstyle: real-time, adjustable neural style transfer."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,57 @@
+"""EMA normalisation and per-example α weighting, against hand computations."""
+
+import numpy as np
+import torch
+
+from train.alpha import sample_alpha
+from train.losses import LossNormalizer, content_loss, gram, style_loss, weighted_total
+
+
+def test_gram_is_normalised_by_chw():
+    f = torch.arange(2 * 3 * 4 * 5, dtype=torch.float32).view(2, 3, 4, 5)
+    g = gram(f)
+    x = f[1].reshape(3, 20)
+    assert torch.allclose(g[1], x @ x.T / (3 * 4 * 5))
+
+
+def test_per_example_losses():
+    f = torch.zeros(2, 2, 2, 2)
+    t = torch.zeros(2, 2, 2, 2)
+    t[1] = 2.0
+    assert content_loss(f, t).tolist() == [0.0, 4.0]
+    g = torch.ones(2, 2, 2)
+    assert style_loss(f, g).tolist() == [1.0, 1.0]
+
+
+def test_ema_normalisation_matches_hand_computation():
+    norm = LossNormalizer(3, decay=0.9)
+    b1 = torch.tensor([2.0, 10.0, 100.0])
+    norm.update(b1)  # the first update sets the average
+    assert torch.equal(norm.ema, b1)
+    b2 = torch.tensor([4.0, 10.0, 0.0])
+    norm.update(b2)
+    ema = np.array([0.9 * 2 + 0.1 * 4, 10.0, 0.9 * 100])
+    assert np.allclose(norm.ema.numpy(), ema)
+    raw = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    expected = raw.numpy() * ema.sum() / ema
+    assert np.allclose(norm(raw).numpy(), expected, rtol=1e-6)
+
+
+def test_per_example_alpha_weighting():
+    normed = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    w = torch.tensor([[1.0, 0.0, 0.5], [1.0, 1.0, 0.0]])
+    # example 0: 1 + 0 + 1.5 = 2.5; example 1: 4 + 5 + 0 = 9; mean = 5.75
+    assert float(weighted_total(normed, w)) == 5.75
+
+
+def test_alpha_sampling_modes():
+    rng = np.random.default_rng(0)
+    u = sample_alpha(rng, 1000, 4, "uniform")
+    assert u.shape == (1000, 4) and 0 <= u.min() and u.max() <= 1 and abs(u.mean() - 0.5) < 0.03
+    e = sample_alpha(rng, 4000, 4, "extremes")
+    zeros = (e == 0).all(1).mean()
+    ones = (e == 1).all(1).mean()
+    onehot = (((e == 0) | (e == 1)).all(1) & (e.sum(1) == 1)).mean()
+    assert all(abs(p - 0.25) < 0.03 for p in (zeros, ones, onehot))
+    b = sample_alpha(rng, 8, 4, "batch")
+    assert (b == b[0]).all()

@@ -1,0 +1,83 @@
+"""A short training run learns: the loss falls, Λ moves, α changes the output, files appear."""
+
+import copy
+import json
+
+import pytest
+import torch
+
+from tests.conftest import tiny_config
+from train import checkpoint as ckpt_io
+from train.trainer import Trainer
+
+
+def fixed_loss(trainer, x, alpha, ema):
+    """α-weighted loss normalised by a fixed EMA, so that runs at different steps compare."""
+    with torch.no_grad():
+        raw, _ = trainer.losses(x, alpha, torch.zeros(len(x), dtype=torch.long))
+    normed = raw * (ema.sum() / ema)
+    return float((normed * trainer.loss_weights(alpha)).sum(1).mean())
+
+
+@pytest.fixture(scope="module")
+def trained(photo_dir, style_images, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    cfg = tiny_config(photo_dir, style_images[:1], out, steps=40, sample_every=20,
+                      checkpoint_every=20, lr=3e-3)
+    trainer = Trainer(cfg)
+    x = trainer.data[10_000]  # a batch the run never sees
+    alpha = torch.tensor([[0.0, 0.0, 0.0, 0.0], [1.0, 1.0, 1.0, 1.0]])
+    with torch.no_grad():
+        raw0, _ = trainer.losses(x, alpha, torch.zeros(2, dtype=torch.long))
+    ema = raw0.mean(0)
+    before = fixed_loss(trainer, x, alpha, ema)
+    cond_before = copy.deepcopy(trainer.model.conditioner.state_dict())
+    result = trainer.fit()
+    after = fixed_loss(trainer, x, alpha, ema)
+    return dict(trainer=trainer, out=out, x=x, before=before, after=after, result=result,
+                cond_before=cond_before)
+
+
+def test_loss_falls(trained):
+    assert trained["after"] < 0.7 * trained["before"], (trained["before"], trained["after"])
+
+
+def test_files_written(trained):
+    out = trained["out"]
+    assert (out / "checkpoints" / "last.pt").is_file()
+    assert sorted(p.name for p in (out / "samples").glob("*.png")) == [
+        "step_0000020.png", "step_0000040.png"]
+    assert (out / "config.toml").is_file()
+    steps = [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert steps == list(range(1, 41))
+    assert not list(out.rglob("*.tmp"))
+
+
+def test_conditioner_learns_and_alpha_changes_output(trained):
+    trainer = trained["trainer"]
+    moved = [not torch.equal(v, trained["cond_before"][k])
+             for k, v in trainer.model.conditioner.state_dict().items()]
+    assert all(moved)
+    model, meta = ckpt_io.load_model(trained["out"])
+    x = trained["x"][:1]
+    with torch.no_grad():
+        y0 = model(x, torch.zeros(1, 4))
+        y1 = model(x, torch.ones(1, 4))
+    assert float((y0 - y1).abs().mean()) * 255 > 1.0
+    assert meta["alpha_names"] == ["style:relu1_1", "style:relu2_1", "style:relu3_1",
+                                   "style:relu4_1"]
+    assert meta["steps"] == 40
+
+
+def test_skips_unreadable_files(trained):
+    data = trained["trainer"].data
+    assert data.skipped_unreadable == 1
+    assert len(data.paths) == 6  # recursive, jpg and png
+
+
+def test_multi_style_run(photo_dir, style_images, tmp_path):
+    cfg = tiny_config(photo_dir, style_images, tmp_path, steps=3)
+    result = Trainer(cfg).fit()
+    model, meta = ckpt_io.load_model(tmp_path)
+    assert meta["style_names"] == ["style0", "style1"]
+    assert model.num_styles == 2 and result["step"] == 3

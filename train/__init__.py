@@ -1,0 +1,1 @@
+"""Training side of rtstyle (PyTorch): transform network T, conditioner Λ, VGG losses, trainer."""

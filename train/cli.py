@@ -1,0 +1,80 @@
+"""`rtstyle train`: every TrainConfig field is an option; a TOML config supplies the rest."""
+
+from __future__ import annotations
+
+import click
+
+from rt_style.errors import UserError
+from train.config import TrainConfig
+
+SHORT = {"out": ("-o",), "styles": ("--style", "-s"), "content": ("-c",)}
+
+
+def _options(f):
+    defaults = TrainConfig()
+    for fld in reversed(TrainConfig.fields()):
+        default = getattr(defaults, fld.name)
+        flag = f"--{fld.name.replace('_', '-')}"
+        names = [flag]
+        if fld.name in SHORT:
+            names = list(SHORT[fld.name]) + ([] if fld.name == "styles" else [flag])
+        if isinstance(default, list):
+            f = click.option(*names, fld.name, multiple=True, default=None,
+                             help=f"(list; repeat or comma-separate) default: "
+                                  f"{','.join(map(str, default)) or 'none'}")(f)
+        elif isinstance(default, bool):
+            f = click.option(f"{flag}/--no-{fld.name.replace('_', '-')}", fld.name, default=None,
+                             help=f"default: {default}")(f)
+        else:
+            f = click.option(*names, fld.name, type=type(default), default=None,
+                             help=f"default: {default}")(f)
+    return f
+
+
+@click.command("train")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="TOML file with any of the options below (command line wins).")
+@click.option("--resume", "resume", is_flag=False, flag_value="", default=None,
+              metavar="[CHECKPOINT]",
+              help="Continue a run: its checkpoint, or --out's checkpoints/last.pt if empty.")
+@_options
+def train_command(config_path, resume, **options):
+    """Train an α-conditioned style network on a folder of photos and one or more paintings.
+
+    Example: rtstyle train -c photos/ --style starry.jpg -o runs/starry --steps 20000
+    """
+    from train import checkpoint as ckpt_io
+
+    given = {k: v for k, v in options.items() if v is not None and v != ()}
+    for k, v in given.items():
+        if isinstance(v, tuple):
+            given[k] = ",".join(v)
+    cfg = TrainConfig()
+    if config_path:
+        cfg = TrainConfig.from_toml(config_path)
+    if resume is not None:
+        resume_path = resume or cfg.updated({"out": given.get("out", cfg.out)}).out
+        saved = ckpt_io.load(resume_path)["config"]
+        cfg = TrainConfig().updated(saved, source="the checkpoint")
+        fixed = {"preset", "width", "styles", "style_layers", "content_layers", "alpha_content",
+                 "cond_width", "cond_depth", "cond_init"}
+        changed = [k for k in given if k in fixed and cfg.updated({k: given[k]}) != cfg]
+        if changed:
+            raise UserError(f"cannot change {', '.join(changed)} when resuming: "
+                            "they define the network; start a new run instead")
+    else:
+        resume_path = None
+    cfg = cfg.updated(given)
+
+    from train.trainer import Trainer
+
+    trainer = Trainer(cfg, resume=resume_path)
+    if trainer.step >= cfg.steps:
+        raise UserError(f"the run is already at step {trainer.step} of {cfg.steps}: "
+                        "raise --steps to train further")
+    result = trainer.fit()
+    if trainer.is_main:
+        click.echo(f"step {result['step']}: checkpoint {result['checkpoint']}, "
+                   f"samples in {cfg.out}/samples")
+    if result["interrupted"]:
+        raise SystemExit(130)

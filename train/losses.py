@@ -1,0 +1,64 @@
+"""Per-example content and style losses, their EMA normalisation and α weighting (DESIGN.md §1)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+
+def gram(f: torch.Tensor) -> torch.Tensor:
+    """N×C×H×W → N×C×C, normalised by C·H·W (computed in float32 even under autocast)."""
+    n, c, h, w = f.shape
+    f = f.float().reshape(n, c, h * w)
+    return f @ f.transpose(1, 2) / (c * h * w)
+
+
+def content_loss(f: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per-example mean squared feature distance: N."""
+    return (f.float() - target.float()).pow(2).flatten(1).mean(1)
+
+
+def style_loss(f: torch.Tensor, target_gram: torch.Tensor) -> torch.Tensor:
+    """Per-example mean squared Gram distance: N. target_gram: N×C×C (one per example)."""
+    return (gram(f) - target_gram).pow(2).flatten(1).mean(1)
+
+
+def total_variation(x: torch.Tensor) -> torch.Tensor:
+    """Per-example mean absolute neighbour difference: N."""
+    dh = (x[:, :, 1:, :] - x[:, :, :-1, :]).abs().flatten(1).mean(1)
+    dw = (x[:, :, :, 1:] - x[:, :, :, :-1]).abs().flatten(1).mean(1)
+    return dh + dw
+
+
+class LossNormalizer(nn.Module):
+    """Keeps an EMA L̄_l of each layer's batch-mean loss and rescales L_l to L_l·(Σ_i L̄_i)/L̄_l.
+
+    After this every layer contributes on a comparable scale, so the weights alone set the balance.
+    The averages are buffers, hence part of the checkpoint. Under DDP the batch means are averaged
+    over ranks first so that every rank normalises identically.
+    """
+
+    def __init__(self, num_layers: int, decay: float = 0.99):
+        super().__init__()
+        self.decay = decay
+        self.register_buffer("ema", torch.zeros(num_layers))
+        self.register_buffer("initialized", torch.zeros((), dtype=torch.bool))
+
+    @torch.no_grad()
+    def update(self, batch_means: torch.Tensor) -> None:
+        batch_means = batch_means.detach().float()
+        if not bool(self.initialized):
+            self.ema.copy_(batch_means)
+            self.initialized.fill_(True)
+        else:
+            self.ema.mul_(self.decay).add_(batch_means, alpha=1.0 - self.decay)
+
+    def forward(self, losses: torch.Tensor) -> torch.Tensor:
+        """losses: N×L raw per-example per-layer losses → N×L normalised (EMA must be updated)."""
+        ema = self.ema.clamp_min(1e-12)
+        return losses * (ema.sum() / ema)
+
+
+def weighted_total(normalised: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Per-example weighted sum Σ_l w_{n,l}·L̃_{n,l}, averaged over the batch."""
+    return (normalised * weights).sum(1).mean()

@@ -1,0 +1,366 @@
+"""The training loop: T and Λ trained end to end on α-weighted, EMA-normalised VGG losses.
+
+Every batch and every α is a pure function of (seed, step, rank), and the checkpoint holds the
+model, Λ, optimiser, EMA state and step, so a run killed at any moment and resumed from its last
+checkpoint produces the same losses as one that was never interrupted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import signal
+import sys
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from tqdm import tqdm
+
+from rt_style import __version__
+from rt_style.errors import UserError
+from train import checkpoint as ckpt_io
+from train.alpha import content_factor, sample_alpha, sample_styles
+from train.config import TrainConfig
+from train.data import ContentCrops, center_crop, load_style
+from train.evaluate import style_grams_for
+from train.losses import LossNormalizer, content_loss, style_loss, total_variation, weighted_total
+from train.model import PRESETS, ConditionerSpec, StyleNet
+from train.sheet import sample_sheet
+from train.vgg import VGG19
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserError("device cuda was asked for but no CUDA GPU is available; use --device cpu")
+    if name == "cuda":
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+    return torch.device(name)
+
+
+def _ignore_sigint(_worker_id):
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process decides when to stop
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig, resume: str | None = None, log=None):
+        self.cfg = cfg.validate()
+        self.world = int(os.environ.get("WORLD_SIZE", 1))
+        self.rank = int(os.environ.get("RANK", 0))
+        self.is_main = self.rank == 0
+        self._log = log or (lambda msg: tqdm.write(msg, file=sys.stderr))
+        self.device = pick_device(cfg.device)
+        if self.world > 1 and not dist.is_initialized():
+            dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
+        self.out = Path(cfg.out)
+        if self.is_main:
+            self._prepare_out()
+
+        self.style_names = [Path(s).stem for s in cfg.styles]
+        self.style_images = [load_style(s, cfg.style_size) for s in cfg.styles]
+        self.data = ContentCrops(cfg.content, cfg.crop_size, cfg.batch_size, cfg.scale_jitter,
+                                 cfg.seed, self.rank, log=self.log)
+        sample_paths = cfg.sample_images or [str(p) for p in self.data.paths[:2]]
+        self.samples = [center_crop(p, min(cfg.crop_size, 192)) for p in sample_paths]
+
+        torch.manual_seed(cfg.seed)
+        p = PRESETS[cfg.preset].conditioner
+        cond = ConditionerSpec(width=cfg.cond_width or p.width,
+                               depth=p.depth if cfg.cond_depth < 0 else cfg.cond_depth,
+                               init=cfg.cond_init or p.init)
+        self.model = StyleNet(cfg.preset, cfg.num_alpha, len(cfg.styles), cfg.width, cond)
+        self.layers = list(cfg.content_layers) + list(cfg.style_layers)
+        self.vgg = VGG19(self.layers).to(self.device)
+        self.normalizer = LossNormalizer(len(self.layers), cfg.ema_decay).to(self.device)
+        with torch.no_grad():  # style targets never change: compute their Grams once
+            self.style_grams = style_grams_for(
+                self.vgg, [s.to(self.device) for s in self.style_images], cfg.style_layers)
+
+        self.channels_last = cfg.channels_last == "on" or (
+            cfg.channels_last == "auto" and self.device.type == "cuda")
+        self.model.to(self.device)
+        if self.channels_last:
+            self.model.to(memory_format=torch.channels_last)
+            self.vgg.to(memory_format=torch.channels_last)
+        lr_c = cfg.lr_conditioner or cfg.lr
+        self.optimizer = torch.optim.Adam([
+            {"params": self.model.transform.parameters(), "lr": cfg.lr},
+            {"params": self.model.conditioner.parameters(), "lr": lr_c},
+        ], betas=(0.9, 0.999))
+        self.amp_dtype = None
+        if cfg.amp and self.device.type == "cuda":
+            self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+        self.step = 0
+        if resume is not None:
+            self._load(resume)
+        self.net = self.model
+        if self.world > 1:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.net = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
+        self.stop_requested = False
+        self.writer = self._tensorboard() if self.is_main and cfg.tensorboard else None
+
+    # ------------------------------------------------------------------------------ utilities
+    def log(self, msg: str) -> None:
+        if self.is_main:
+            self._log(msg)
+
+    def _prepare_out(self) -> None:
+        try:
+            (self.out / "checkpoints").mkdir(parents=True, exist_ok=True)
+            (self.out / "samples").mkdir(exist_ok=True)
+            probe = self.out / ".write-test"
+            probe.write_text("")
+            probe.unlink()
+        except OSError as e:
+            raise UserError(f"cannot write to output folder {self.out} ({e.strerror}): "
+                            "choose another --out") from None
+
+    def _tensorboard(self):
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            return None
+        return SummaryWriter(str(self.out / "tensorboard"))
+
+    @property
+    def meta(self) -> dict:
+        cfg = self.cfg
+        return {
+            "alpha_names": cfg.alpha_names,
+            "alpha_defaults": cfg.alpha_defaults(),
+            "alpha_ranges": [[0.0, 1.0]] * cfg.num_alpha,
+            "style_names": self.style_names,
+            "content_layers": list(cfg.content_layers),
+            "style_layers": list(cfg.style_layers),
+            "content_weight": cfg.content_weight,
+            "preset": cfg.preset,
+            "train_size": cfg.crop_size,
+            "steps": self.step,
+            "version": __version__,
+        }
+
+    # --------------------------------------------------------------------------- checkpoints
+    def state(self) -> dict:
+        rng = {"torch": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            rng["cuda"] = torch.cuda.get_rng_state_all()
+        return {
+            "format": ckpt_io.FORMAT,
+            "step": self.step,
+            "config": self.cfg.to_dict(),
+            "architecture": self.model.architecture(),
+            "meta": self.meta,
+            "model": self.model.state_dict(),
+            "normalizer": self.normalizer.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "rng": rng,
+        }
+
+    def save(self) -> Path | None:
+        if not self.is_main:
+            return None
+        path = self.out / "checkpoints" / "last.pt"
+        ckpt_io.save_atomic(self.state(), path)
+        return path
+
+    def _load(self, path) -> None:
+        ck = ckpt_io.load(path)
+        if ck["architecture"] != self.model.architecture():
+            raise UserError("the checkpoint's network differs from this configuration "
+                            "(preset, width, α or styles changed): resume with the saved config")
+        self.model.load_state_dict(ck["model"])
+        self.normalizer.load_state_dict(ck["normalizer"])
+        self.optimizer.load_state_dict(ck["optimizer"])
+        self.scaler.load_state_dict(ck["scaler"])
+        torch.set_rng_state(ck["rng"]["torch"])
+        if "cuda" in ck["rng"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(ck["rng"]["cuda"])
+        self.step = int(ck["step"])
+        if self.is_main:
+            self._truncate_metrics(self.step)
+        self.log(f"resumed from {path} at step {self.step}")
+
+    def _truncate_metrics(self, step: int) -> None:
+        """Drop metric lines a killed run wrote after its last checkpoint."""
+        path = self.out / "metrics.jsonl"
+        if not path.exists():
+            return
+        keep = [ln for ln in path.read_text().splitlines()
+                if ln.strip() and json.loads(ln).get("step", 0) <= step]
+        ckpt_io.write_text_atomic(path, "".join(ln + "\n" for ln in keep))
+
+    # ------------------------------------------------------------------------------ training
+    def batch_conditioning(self, step: int, n: int):
+        """α (n×A) and style indices (n) for one step: a pure function of (seed, step, rank)."""
+        rng = np.random.default_rng([self.cfg.seed, step, self.rank, 1])
+        if self.cfg.alpha_sampling == "fixed":  # the α-free baseline: always the defaults
+            alpha = np.tile(np.float32(self.cfg.alpha_defaults()), (n, 1))
+        else:
+            alpha = sample_alpha(rng, n, self.cfg.num_alpha, self.cfg.alpha_sampling)
+        styles = sample_styles(rng, n, len(self.style_names))
+        return torch.from_numpy(alpha), torch.from_numpy(styles)
+
+    def loss_weights(self, alpha: torch.Tensor) -> torch.Tensor:
+        """Per-example weight of every loss layer (content first, then style)."""
+        cfg = self.cfg
+        n_c = len(cfg.content_layers)
+        if cfg.alpha_content:
+            content = cfg.content_weight * content_factor(alpha[:, :n_c])
+            return torch.cat([content, alpha[:, n_c:]], dim=1)
+        return torch.cat([torch.full((alpha.shape[0], n_c), cfg.content_weight), alpha], dim=1)
+
+    def losses(self, x, alpha, styles):
+        """Raw per-example per-layer losses (N×L) and the output image."""
+        cfg = self.cfg
+        k = len(self.style_names)
+        mix = torch.nn.functional.one_hot(styles, k).float() if k > 1 else None
+        y = self.net(x, alpha, mix)
+        with torch.no_grad():
+            fc = self.vgg(x, cfg.content_layers)
+        fy = self.vgg(y)
+        raw = [content_loss(fy[n], fc[n]) for n in cfg.content_layers]
+        raw += [style_loss(fy[n], self.style_grams[n][styles]) for n in cfg.style_layers]
+        return torch.stack(raw, dim=1), y
+
+    def train_step(self, x: torch.Tensor) -> dict:
+        alpha, styles = self.batch_conditioning(self.step, x.shape[0])
+        x = x.to(self.device, non_blocking=True)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        alpha, styles = alpha.to(self.device), styles.to(self.device)
+        autocast = (torch.autocast(self.device.type, dtype=self.amp_dtype)
+                    if self.amp_dtype else nullcontext())
+        with autocast:
+            raw, y = self.losses(x, alpha, styles)
+        raw = raw.float()
+        means = raw.detach().mean(0)
+        if self.world > 1:
+            dist.all_reduce(means)
+            means /= self.world
+        self.normalizer.update(means)
+        norm = self.normalizer(raw)
+        loss = weighted_total(norm, self.loss_weights(alpha).to(self.device))
+        if self.cfg.tv_weight > 0:
+            loss = loss + self.cfg.tv_weight * total_variation(y.float()).mean()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.step += 1
+        if not math.isfinite(loss.item()):
+            raise UserError(f"the loss became {loss.item()} at step {self.step}: "
+                            "lower --lr or resume from an earlier checkpoint")
+        return {"loss": loss.item(), "raw": dict(zip(self.layers, means.tolist())),
+                "ema": dict(zip(self.layers, self.normalizer.ema.tolist()))}
+
+    def write_sheet(self) -> Path | None:
+        if not self.is_main:
+            return None
+        self.model.eval()
+        cpu_model = self.model
+        sheet = sample_sheet(cpu_model, [s.to(self.device) for s in self.samples],
+                             self.cfg.alpha_defaults(), self.cfg.alpha_names, self.style_names,
+                             title=f"step {self.step}")
+        self.model.train()
+        path = self.out / "samples" / f"step_{self.step:07d}.png"
+        tmp = path.with_suffix(".tmp.png")
+        sheet.save(tmp)
+        os.replace(tmp, path)
+        return path
+
+    def _request_stop(self, signum, _frame):
+        if self.stop_requested:  # second Ctrl-C: stop now
+            raise KeyboardInterrupt
+        self.stop_requested = True
+        self.log(f"{signal.Signals(signum).name}: saving a checkpoint after this step "
+                 "(press Ctrl-C again to abort at once)")
+
+    def _should_stop(self) -> bool:
+        if self.world > 1:  # every rank must leave the loop at the same step
+            flag = torch.tensor([float(self.stop_requested)], device=self.device)
+            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+            self.stop_requested = bool(flag.item())
+        return self.stop_requested
+
+    def fit(self) -> dict:
+        cfg = self.cfg
+        if self.is_main:
+            ckpt_io.write_text_atomic(self.out / "config.toml", cfg.to_toml())
+        loader = torch.utils.data.DataLoader(
+            self.data, batch_size=None, sampler=range(self.step, cfg.steps),
+            num_workers=cfg.workers, worker_init_fn=_ignore_sigint if cfg.workers else None,
+            pin_memory=self.device.type == "cuda", persistent_workers=False)
+        old = {s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        quiet = {} if self.is_main else {"disable": True}  # TQDM_DISABLE=1 silences rank 0 too
+        bar = tqdm(total=cfg.steps, initial=self.step, dynamic_ncols=True, unit="step",
+                   desc="train", **quiet)
+        metrics_file = open(self.out / "metrics.jsonl", "a") if self.is_main else None
+        t_last, s_last, stats = time.perf_counter(), self.step, {}
+        try:
+            for x in loader:
+                stats = self.train_step(x)
+                bar.update(1)
+                bar.set_postfix(loss=f"{stats['loss']:.3g}",
+                                **{k: f"{v:.3g}" for k, v in list(stats["raw"].items())[:3]})
+                if self.is_main and (self.step % cfg.log_every == 0 or self.step == cfg.steps):
+                    now = time.perf_counter()
+                    rec = {"step": self.step, "loss": stats["loss"], "raw": stats["raw"],
+                           "ema": stats["ema"], "it_s": (self.step - s_last) / (now - t_last),
+                           "time": time.time()}
+                    t_last, s_last = now, self.step
+                    metrics_file.write(json.dumps(rec) + "\n")
+                    metrics_file.flush()
+                    if self.writer:
+                        self.writer.add_scalar("loss", stats["loss"], self.step)
+                        for k, v in stats["raw"].items():
+                            self.writer.add_scalar(f"raw/{k}", v, self.step)
+                if self.step % cfg.sample_every == 0:
+                    self.write_sheet()
+                if self.step % cfg.checkpoint_every == 0:
+                    self.save()
+                if self._should_stop():
+                    break
+        finally:
+            bar.close()
+            for s, h in old.items():
+                signal.signal(s, h)
+            if metrics_file:
+                metrics_file.close()
+        path = self.save()
+        if self.step % cfg.sample_every:
+            self.write_sheet()
+        checksum = self.sync_check()
+        if self.writer:
+            self.writer.close()
+        if self.stop_requested:
+            self.log(f"stopped at step {self.step}; checkpoint {path}; continue with --resume")
+        return {"step": self.step, "checkpoint": str(path) if path else None,
+                "checksum": checksum, "interrupted": self.stop_requested, **stats}
+
+    def sync_check(self) -> str:
+        """Hash of the parameters; under DDP verify that every rank holds the same ones."""
+        h = hashlib.sha256()
+        for t in self.model.state_dict().values():
+            h.update(t.detach().cpu().contiguous().numpy().tobytes())
+        digest = h.hexdigest()[:16]
+        if self.world > 1:
+            digests = [None] * self.world
+            dist.all_gather_object(digests, digest)
+            if len(set(digests)) != 1:
+                raise RuntimeError(f"ranks diverged: parameter hashes {digests}")
+            self.log(f"{self.world} ranks in sync: parameter hash {digest}")
+        return digest

@@ -13,6 +13,10 @@ from rt_style.errors import UserError
 # name -> (module, attribute, one-line help). Modules are imported only when the command runs.
 COMMANDS = {
     "train": ("train.cli", "train_command", "Train an α-conditioned style network (needs torch)."),
+    "export": ("export.cli", "export_command",
+               "Export a checkpoint to a validated ONNX model (needs torch, onnx)."),
+    "build-engine": ("export.cli", "build_engine_command",
+                     "Build a cached TensorRT engine from an ONNX model (needs tensorrt, a GPU)."),
 }
 
 

@@ -8,6 +8,7 @@ ONNX Runtime's own errors name graph internals rather than what the caller passe
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,21 @@ def _ort():
         raise UserError("onnxruntime is not installed: pip install 'rtstyle[cpu]' "
                         "(or 'rtstyle[gpu]' on NVIDIA GPUs)") from None
     return onnxruntime
+
+
+def cache_dir() -> Path:
+    """Where built engines live: $RTSTYLE_CACHE, else $XDG_CACHE_HOME/rtstyle, ~/.cache/rtstyle."""
+    if os.environ.get("RTSTYLE_CACHE"):
+        return Path(os.environ["RTSTYLE_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "rtstyle"
+
+
+def _with_options(providers: list) -> list:
+    """ONNX Runtime's TensorRT provider rebuilds its engines on every start unless cached."""
+    trt_cache = str(cache_dir() / "ort-tensorrt")
+    return [(p, {"trt_engine_cache_enable": True, "trt_engine_cache_path": trt_cache,
+                 "trt_timing_cache_enable": True, "trt_timing_cache_path": trt_cache})
+            if p == "TensorrtExecutionProvider" else p for p in providers]
 
 
 def default_providers() -> list[str]:
@@ -82,8 +98,8 @@ class Engine:
 
     def _alpha(self, alpha, n: int) -> np.ndarray:
         a = _numbers(self.alpha_defaults if alpha is None else alpha, "α")
-        if a.ndim != 2 or a.shape[1] != self.num_alpha:
-            raise UserError(f"α has {a.shape[-1]} values but the model takes {self.num_alpha} "
+        if a.shape[1] != self.num_alpha:
+            raise UserError(f"α has {a.shape[1]} values but the model takes {self.num_alpha} "
                             f"({', '.join(self.alpha_names)})")
         return _rows(a, n, "α")
 
@@ -97,14 +113,14 @@ class Engine:
                 raise UserError(f"style index {style} is out of range: the model has {k} styles")
             style = np.eye(k)[style]
         s = _numbers(style, "style mixture")
-        if s.ndim != 2 or s.shape[1] != k:
-            raise UserError(f"style mixture has {s.shape[-1]} weights but the model has {k} "
+        if s.shape[1] != k:
+            raise UserError(f"style mixture has {s.shape[1]} weights but the model has {k} "
                             f"styles ({', '.join(self.meta['style_names'])})")
         return _rows(s, n, "style mixture")
 
 
 def _numbers(values, what: str) -> np.ndarray:
-    """A finite float array of rank 2 (a single row becomes 1×K)."""
+    """A finite float array of rows (a single row or value becomes 1×K)."""
     try:
         a = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):
@@ -113,6 +129,8 @@ def _numbers(values, what: str) -> np.ndarray:
         a = a.reshape(1, 1)
     elif a.ndim == 1:
         a = a[None]
+    elif a.ndim > 2:
+        raise UserError(f"{what} must be one row or one row per frame, got shape {a.shape}")
     if not np.isfinite(a).all():
         raise UserError(f"{what} contains NaN or infinite values")
     return a
@@ -143,7 +161,8 @@ def load_engine(path, providers=None, threads: int | None = None) -> Engine:
     # provider that is compiled in may still fail to load (no driver, missing libraries).
     for i in range(len(candidates)):
         try:
-            session = ort.InferenceSession(str(path), options, providers=candidates[i:])
+            session = ort.InferenceSession(str(path), options,
+                                           providers=_with_options(candidates[i:]))
             break
         except Exception as e:  # onnxruntime raises its own exception types, not importable
             error = e

@@ -55,3 +55,12 @@ def test_alpha_sampling_modes():
     assert all(abs(p - 0.25) < 0.03 for p in (zeros, ones, onehot))
     b = sample_alpha(rng, 8, 4, "batch")
     assert (b == b[0]).all()
+
+
+def test_exp_alpha_curve():
+    from train.alpha import style_weight
+
+    a = torch.tensor([0.0, 0.5, 1.0])
+    assert torch.equal(style_weight(a, "linear"), a)
+    w = style_weight(a, "exp", 100.0)
+    assert torch.allclose(w, torch.tensor([0.0, 9.0 / 99.0, 1.0]))

@@ -81,3 +81,11 @@ def test_multi_style_run(photo_dir, style_images, tmp_path):
     model, meta = ckpt_io.load_model(tmp_path)
     assert meta["style_names"] == ["style0", "style1"]
     assert model.num_styles == 2 and result["step"] == 3
+
+
+def test_channels_last_on_cpu_matches(photo_dir, style_images, tmp_path):
+    """channels-last is a memory layout: the first steps give the same losses (to rounding)."""
+    a = Trainer(tiny_config(photo_dir, style_images[:1], tmp_path / "a", steps=2)).fit()
+    b = Trainer(tiny_config(photo_dir, style_images[:1], tmp_path / "b", steps=2,
+                            channels_last="on")).fit()
+    assert abs(a["loss"] - b["loss"]) <= 1e-3 * abs(a["loss"])

@@ -40,3 +40,14 @@ CONTENT_FLOOR = 0.1  # a content α of 0 still keeps this fraction of the conten
 def content_factor(alpha_c: np.ndarray | float):
     """Map a content slider in [0, 1] to a weight factor in [CONTENT_FLOOR, 1]."""
     return CONTENT_FLOOR + (1.0 - CONTENT_FLOOR) * alpha_c
+
+
+def style_weight(alpha, curve: str = "linear", r: float = 100.0):
+    """Map style sliders in [0, 1] to loss weights. `exp` spreads the weights over two decades
+    (1/r … 1, and exactly 0 at α = 0), so one slider at 1 can dominate the others at the default,
+    the way users tune style weights by orders of magnitude."""
+    if curve == "linear":
+        return alpha
+    if curve == "exp":
+        return (r ** alpha - 1.0) / (r - 1.0)
+    raise ValueError(f"unknown alpha curve {curve!r}")

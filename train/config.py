@@ -39,7 +39,10 @@ class TrainConfig:
     content_weight: float = 1.0  # fixed weight of the content loss (normalised units)
     alpha_content: bool = False  # also put the content layers into α
     alpha_default: list = field(default_factory=lambda: [0.5])  # one value, or one per component
+    alpha_curve: str = "linear"  # slider → weight: linear, or exp (w = (r^α − 1)/(r − 1))
+    alpha_range: float = 100.0  # r of the exp curve: weights span 1/r … 1
     alpha_sampling: str = "extremes"  # uniform | extremes | batch | fixed (α-free baseline)
+    alpha_repeat: int = 1  # show each crop this many times per batch, each with its own α
     tv_weight: float = 0.0
     ema_decay: float = 0.99
     # optimisation
@@ -135,10 +138,17 @@ class TrainConfig:
                      "sample_every", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise UserError(f"{name} must be at least 1 (got {getattr(self, name)})")
+        if self.alpha_repeat < 1 or self.batch_size % self.alpha_repeat:
+            raise UserError(f"alpha_repeat {self.alpha_repeat} must divide batch_size "
+                            f"{self.batch_size}")
         if self.crop_size < 16:
             raise UserError(f"crop_size {self.crop_size} is too small for VGG; use at least 16")
         if self.scale_jitter < 1.0:
             raise UserError("scale_jitter must be ≥ 1 (1 disables it)")
+        if self.alpha_curve not in ("linear", "exp"):
+            raise UserError(f"unknown alpha_curve {self.alpha_curve!r}; choose linear or exp")
+        if self.alpha_curve == "exp" and self.alpha_range <= 1:
+            raise UserError("alpha_range must be > 1 for the exp curve")
         if self.device not in ("auto", "cpu", "cuda", "mps"):
             raise UserError(f"unknown device {self.device!r}; choose auto, cpu, cuda or mps")
         if self.channels_last not in ("auto", "on", "off"):

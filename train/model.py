@@ -7,6 +7,7 @@ flat list means the γ/β layout is just the concatenation of the CIN channel co
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -56,6 +57,8 @@ class TransformSpec:
     separable: bool = False  # depthwise-separable convs in the body and the upsampling path
     reflect: bool = True  # reflection padding (the paper) or zero padding inside the conv
     out_upsample: int = 1  # the out conv may itself follow a nearest-neighbour upsampling
+    margin: int = 0  # reflect-pad the input by this much and crop it off the output: zero
+    #                  padding inside then leaves no dark frame at the borders
 
     @property
     def stride(self) -> int:
@@ -89,7 +92,7 @@ PRESETS: dict[str, Preset] = {
     ),
     "fast": Preset(
         TransformSpec(stem=((16, 3, 2), (32, 3, 2)), body_channels=32, body_blocks=5,
-                      up=((16, 3, 2),), out_kernel=3, reflect=False, out_upsample=2),
+                      up=((16, 3, 2),), out_kernel=3, reflect=False, out_upsample=2, margin=8),
         ConditionerSpec(width=256, depth=1, init="default"),
         "CPU real time: strided stem to 1/4 resolution, 5 residual blocks of 32, zero padding, "
         "one conv at full resolution, small Λ (≈20 fps at 640×480 on 2 cores, ONNX Runtime).",
@@ -132,6 +135,7 @@ class TransformNet(nn.Module):
             raise ValueError(f"upsampling ×{up} does not undo the stem's stride {spec.stride}")
         self.layers = nn.ModuleList(layers)
         self.stride = spec.stride
+        self.margin = spec.margin
 
     @property
     def cin_channels(self) -> list[int]:
@@ -181,17 +185,33 @@ class Conditioner(nn.Module):
         return gammas, betas
 
 
-def _pad_to_multiple(x: torch.Tensor, m: int):
-    """Pad H and W up to a multiple of the stride, and to at least 4 strides so that the
-    deepest feature map still has spatial extent for instance norm. Reflect where possible,
-    replicate for tiny frames (reflection needs the pad to be smaller than the frame)."""
+def _bottom_pad(side, stride: int, margin: int):
+    """Padding after `margin`: up to a multiple of the stride and to at least four strides (so
+    the deepest map keeps spatial extent for instance norm). Symbolic under torch.export."""
+    return torch.sym_max((-(side + 2 * margin)) % stride, 4 * stride - side - 2 * margin)
+
+
+@functools.cache
+def min_reflect_side(stride: int, margin: int) -> int:
+    """Smallest frame side for which every reflected pad is narrower than the frame."""
+    side = 1
+    while side <= margin + max(_bottom_pad(s, stride, margin)
+                               for s in range(side, side + 4 * stride + 2 * margin + stride)):
+        side += 1
+    return side
+
+
+def _pad_for_network(x: torch.Tensor, stride: int, margin: int):
+    """Reflect-pad by `margin` all round and up to the stride. Tiny frames are first
+    replicate-padded to `min_reflect_side` (a no-op otherwise): reflection needs the pad to be
+    narrower than the frame. Written without branches on sizes, so it exports symbolically."""
+    small = min_reflect_side(stride, margin)
     h, w = x.shape[-2:]
-    ph = max((-h) % m, 4 * m - h)
-    pw = max((-w) % m, 4 * m - w)
-    if ph == 0 and pw == 0:
-        return x
-    mode = "reflect" if min(h, w) > max(ph, pw) else "replicate"
-    return F.pad(x, (0, pw, 0, ph), mode=mode)
+    x = F.pad(x, (0, torch.sym_max(small - w, 0), 0, torch.sym_max(small - h, 0)),
+              mode="replicate")
+    h, w = x.shape[-2:]
+    ph, pw = _bottom_pad(h, stride, margin), _bottom_pad(w, stride, margin)
+    return F.pad(x, (margin, margin + pw, margin, margin + ph), mode="reflect")
 
 
 class StyleNet(nn.Module):
@@ -231,5 +251,6 @@ class StyleNet(nn.Module):
     def forward(self, image, alpha, style=None):
         gammas, betas = self.conditioner(self.condition(alpha, style))
         h, w = image.shape[-2:]
-        out = self.transform(_pad_to_multiple(image, self.transform.stride), gammas, betas)
-        return out[..., :h, :w]
+        m = self.transform.margin
+        out = self.transform(_pad_for_network(image, self.transform.stride, m), gammas, betas)
+        return out[..., m:m + h, m:m + w]

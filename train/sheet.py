@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 SWEEP = (0.0, 0.25, 0.5, 0.75, 1.0)
 LABEL_W = 150
@@ -32,6 +32,16 @@ def sweep_rows(model, image: torch.Tensor, defaults, names, style=None):
     return out
 
 
+def _font(size: int = 13):
+    """DejaVu (has α) when installed, else Pillow's own font."""
+    for name in ("DejaVuSans.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"):
+        try:
+            return ImageFont.truetype(name, size)
+        except OSError:
+            continue
+    return ImageFont.load_default(size)
+
+
 def render(rows, title: str = "") -> Image.Image:
     """Grid of 3×H×W tensors with a text label per row and the sweep values on top."""
     h, w = rows[0][1][0].shape[-2:]
@@ -39,12 +49,14 @@ def render(rows, title: str = "") -> Image.Image:
     top = 20
     sheet = Image.new("RGB", (LABEL_W + cols * w, top + len(rows) * h), "white")
     draw = ImageDraw.Draw(sheet)
-    draw.text((4, 4), title, fill="black")
+    font = _font()
+    draw.text((4, 4), title, fill="black", font=font)
+    draw.text((LABEL_W + 4, 4), "input", fill="black", font=font)
     for j, v in enumerate(SWEEP):
-        draw.text((LABEL_W + (j + 1) * w + 4, 4), f"α = {v:g}", fill="black")
+        draw.text((LABEL_W + (j + 1) * w + 4, 4), f"α = {v:g}", fill="black", font=font)
     for r, (label, images) in enumerate(rows):
         y0 = top + r * h
-        draw.text((4, y0 + h // 2 - 6), label, fill="black")
+        draw.text((4, y0 + h // 2 - 6), label, fill="black", font=font)
         for c, t in enumerate(images):
             arr = (t.detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255 + 0.5)
             sheet.paste(Image.fromarray(arr.astype(np.uint8)), (LABEL_W + c * w, y0))

@@ -25,7 +25,7 @@ from tqdm import tqdm
 from rt_style import __version__
 from rt_style.errors import UserError
 from train import checkpoint as ckpt_io
-from train.alpha import content_factor, sample_alpha, sample_styles
+from train.alpha import content_factor, sample_alpha, sample_styles, style_weight
 from train.config import TrainConfig
 from train.data import ContentCrops, center_crop, load_style
 from train.evaluate import style_grams_for
@@ -64,15 +64,14 @@ class Trainer:
         if self.world > 1 and not dist.is_initialized():
             dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
         self.out = Path(cfg.out)
-        if self.is_main:
-            self._prepare_out()
-
         self.style_names = [Path(s).stem for s in cfg.styles]
         self.style_images = [load_style(s, cfg.style_size) for s in cfg.styles]
-        self.data = ContentCrops(cfg.content, cfg.crop_size, cfg.batch_size, cfg.scale_jitter,
-                                 cfg.seed, self.rank, log=self.log)
+        self.data = ContentCrops(cfg.content, cfg.crop_size, cfg.batch_size // cfg.alpha_repeat,
+                                 cfg.scale_jitter, cfg.seed, self.rank, log=self.log)
         sample_paths = cfg.sample_images or [str(p) for p in self.data.paths[:2]]
         self.samples = [center_crop(p, min(cfg.crop_size, 192)) for p in sample_paths]
+        if self.is_main:  # only once the inputs are known to be good
+            self._prepare_out()
 
         torch.manual_seed(cfg.seed)
         p = PRESETS[cfg.preset].conditioner
@@ -146,6 +145,8 @@ class Trainer:
             "content_layers": list(cfg.content_layers),
             "style_layers": list(cfg.style_layers),
             "content_weight": cfg.content_weight,
+            "alpha_curve": cfg.alpha_curve,
+            "alpha_range": cfg.alpha_range,
             "preset": cfg.preset,
             "train_size": cfg.crop_size,
             "steps": self.step,
@@ -220,8 +221,11 @@ class Trainer:
         n_c = len(cfg.content_layers)
         if cfg.alpha_content:
             content = cfg.content_weight * content_factor(alpha[:, :n_c])
-            return torch.cat([content, alpha[:, n_c:]], dim=1)
-        return torch.cat([torch.full((alpha.shape[0], n_c), cfg.content_weight), alpha], dim=1)
+            style = alpha[:, n_c:]
+        else:
+            content = torch.full((alpha.shape[0], n_c), cfg.content_weight, device=alpha.device)
+            style = alpha
+        return torch.cat([content, style_weight(style, cfg.alpha_curve, cfg.alpha_range)], dim=1)
 
     def losses(self, x, alpha, styles):
         """Raw per-example per-layer losses (N×L) and the output image."""
@@ -237,6 +241,8 @@ class Trainer:
         return torch.stack(raw, dim=1), y
 
     def train_step(self, x: torch.Tensor) -> dict:
+        if self.cfg.alpha_repeat > 1:  # same crops under different α: the α effect stands out
+            x = x.repeat(self.cfg.alpha_repeat, 1, 1, 1)
         alpha, styles = self.batch_conditioning(self.step, x.shape[0])
         x = x.to(self.device, non_blocking=True)
         if self.channels_last:
@@ -253,7 +259,7 @@ class Trainer:
             means /= self.world
         self.normalizer.update(means)
         norm = self.normalizer(raw)
-        loss = weighted_total(norm, self.loss_weights(alpha).to(self.device))
+        loss = weighted_total(norm, self.loss_weights(alpha))
         if self.cfg.tv_weight > 0:
             loss = loss + self.cfg.tv_weight * total_variation(y.float()).mean()
         self.optimizer.zero_grad(set_to_none=True)
@@ -271,8 +277,7 @@ class Trainer:
         if not self.is_main:
             return None
         self.model.eval()
-        cpu_model = self.model
-        sheet = sample_sheet(cpu_model, [s.to(self.device) for s in self.samples],
+        sheet = sample_sheet(self.model, [s.to(self.device) for s in self.samples],
                              self.cfg.alpha_defaults(), self.cfg.alpha_names, self.style_names,
                              title=f"step {self.step}")
         self.model.train()

@@ -1,0 +1,208 @@
+"""Checkpoint → validated ONNX model, plus optional FP16 and int8 variants.
+
+Every model is checked before it is written: onnx.checker, then ONNX Runtime against PyTorch on
+noise frames at several sizes (tiny and odd ones included) with a different α per frame. A model
+that differs by more than the tolerance is never written; files appear atomically.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import onnx
+import torch
+
+from export import measure
+from export.atomic import write_bytes
+from export.contract import ContractModule
+from export.metadata import describe, embed, read
+from export.trt_check import trt_problems
+from rt_style.errors import UserError
+from train.model import min_reflect_side
+
+DEFAULT_OPSET = 18
+EXAMPLE = (2, 37, 53)  # batch ≥ 2 and sides > 1: the exporter specialises dimensions of 0 or 1
+INT8_PARITY_FRAMES = 8
+BENCH_SIZE = (480, 640)  # H×W
+
+
+@contextmanager
+def _quiet_exporter():
+    """torch.onnx and onnxscript log progress, notes and handled failures; the CLI reports
+    what matters itself."""
+    loggers = [logging.getLogger(name) for name in ("torch.onnx", "onnxscript")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+
+
+def trace(module: ContractModule, opset: int = DEFAULT_OPSET) -> onnx.ModelProto:
+    """Export with torch.export (dynamo), keeping batch, height and width symbolic."""
+    n, h, w = EXAMPLE
+    model = module.model
+    batch, height, width = (torch.export.Dim(name) for name in ("batch", "height", "width"))
+    args = [torch.randint(0, 256, (n, h, w, 3), dtype=torch.uint8), torch.rand(n, model.num_alpha)]
+    shapes = [{0: batch, 1: height, 2: width}, {0: batch}]
+    names = ["image", "alpha"]
+    if model.num_styles > 1:
+        args.append(torch.rand(n, model.num_styles).softmax(1))
+        shapes.append({0: batch})
+        names.append("style")
+    with _quiet_exporter(), torch.no_grad():
+        try:
+            program = torch.onnx.export(module.eval(), tuple(args), dynamo=True, verbose=False,
+                                        dynamic_shapes=tuple(shapes), input_names=names,
+                                        output_names=["stylized"], opset_version=opset)
+        except Exception as e:  # the exporter raises many types; the first line says which
+            raise UserError(f"ONNX export failed at opset {opset}: {e.__class__.__name__}: "
+                            f"{str(e).strip().splitlines()[0]}") from None
+    proto = program.model_proto
+    got = opset_of(proto)
+    if got != opset:  # the exporter falls back to its own opset when it cannot convert
+        raise UserError(f"cannot export at opset {opset}: the exporter could only produce "
+                        f"opset {got}; use --opset {got}")
+    return proto
+
+
+def opset_of(proto: onnx.ModelProto) -> int:
+    return next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
+
+
+def simplifier():
+    """onnxslim's graph simplifier, checked for before the (slow) export starts."""
+    try:
+        import onnxslim
+    except ModuleNotFoundError:
+        raise UserError("--simplify needs onnxslim, which is not installed: "
+                        "pip install onnxslim") from None
+    return onnxslim.slim
+
+
+def cpu_session(data: bytes):
+    """ONNX Runtime on the CPU: the reference backend for validation, the same everywhere."""
+    import onnxruntime as ort
+
+    return ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+
+
+def variant_path(out: Path, precision: str) -> Path:
+    """model.onnx → model.fp16.onnx / model.int8.onnx."""
+    return out.with_name(f"{out.stem}.{precision}{out.suffix or '.onnx'}")
+
+
+@dataclass
+class ExportResult:
+    path: Path
+    info: dict
+    parity: list
+    variants: dict = field(default_factory=dict)  # precision → path
+    trt_problems: list = field(default_factory=list)
+
+
+def export_checkpoint(checkpoint, out, *, opset: int = DEFAULT_OPSET, simplify_graph=False,
+                      fp16=False, int8_dir=None, calib_count: int = 32, bench_runs: int = 20,
+                      sizes=measure.DEFAULT_SIZES, tolerance: int = 1, log=print) -> ExportResult:
+    """Export, validate and write `out`; then the requested variants next to it."""
+    from train.checkpoint import load_model
+
+    out = Path(out)
+    simplify = simplifier() if simplify_graph else None
+    model, meta = load_model(checkpoint)
+    module = ContractModule(model).eval()
+    log(f"exporting {checkpoint} ({meta['preset']}, α: {', '.join(meta['alpha_names'])}, "
+        f"styles: {', '.join(meta['style_names'])}) at opset {opset}")
+    proto = trace(module, opset)
+    if simplify:
+        proto = simplify(proto)
+    info = describe(model, meta, opset=opset_of(proto),
+                    min_side=min_reflect_side(model.transform.stride, model.transform.margin))
+    proto = embed(proto, info)
+    reference = measure.torch_runner(module)
+    fp32 = _validated(proto, "fp32", reference, measure.noise_feeds(info, sizes), tolerance)
+    log(f"fp32 ONNX Runtime vs PyTorch, {measure.report(fp32.diffs)}")
+    write_bytes(out, fp32.data)
+    result = ExportResult(out, info, fp32.diffs, trt_problems=trt_problems(proto))
+    log(f"wrote {out} (graph sha256 {read(proto)['graph_sha256'][:12]})")
+    if fp16:
+        from export.fp16 import to_fp16
+
+        proto16 = embed(to_fp16(proto), info, precision="fp16")
+        half = _validated(proto16, "fp16", reference, measure.noise_feeds(info, sizes))
+        log(f"fp16 ONNX Runtime vs PyTorch, {measure.report(half.diffs)}")
+        result.variants["fp16"] = _write_variant(out, "fp16", half.data, log)
+    if int8_dir:
+        result.variants["int8"] = _int8(proto, info, fp32, int8_dir, calib_count, bench_runs,
+                                        out, log)
+    return result
+
+
+@dataclass
+class _Checked:
+    data: bytes
+    session: object
+    diffs: list
+
+
+def _validated(proto, label: str, reference, feeds, tolerance=None) -> _Checked:
+    """onnx.checker, then ONNX Runtime vs `reference`; fail above `tolerance` (None: measure)."""
+    try:
+        onnx.checker.check_model(proto, full_check=True)
+    except onnx.checker.ValidationError as e:
+        raise UserError(f"the exported {label} graph is invalid: "
+                        f"{str(e).strip().splitlines()[0]}") from None
+    data = proto.SerializeToString()
+    try:
+        session = cpu_session(data)
+        diffs = measure.compare(measure.session_runner(session), reference, feeds)
+    except Exception as e:  # onnxruntime's exception types are not importable; keep one line
+        raise UserError(f"ONNX Runtime cannot run the exported {label} graph: "
+                        f"{str(e).strip().splitlines()[0]}") from None
+    worst = max(diffs, key=lambda d: d.max)
+    if tolerance is not None and worst.max > tolerance:
+        h, w = worst.size
+        raise UserError(f"export failed validation: ONNX Runtime differs from PyTorch by "
+                        f"{worst.max} > {tolerance} (0–255 units) at {h}×{w}; nothing written")
+    return _Checked(data, session, diffs)
+
+
+def _write_variant(out: Path, precision: str, data: bytes, log) -> Path:
+    path = variant_path(out, precision)
+    write_bytes(path, data)
+    log(f"wrote {path}")
+    return path
+
+
+def _int8(proto, info, fp32: _Checked, calib_dir, calib_count, bench_runs, out, log) -> Path:
+    """Quantize, report parity and speed against the FP32 model, write model.int8.onnx."""
+    from export import int8
+
+    frames = int8.calibration_frames(calib_dir, calib_count)
+    log(f"calibrating int8 on {len(frames)} photos from {calib_dir}")
+    proto8 = embed(int8.quantize(proto, int8.calibration_feeds(frames, info)), info,
+                   precision="int8")
+    fp32_run = measure.session_runner(fp32.session)
+    # Held-out α on real photos: noise frames would exceed the calibrated ranges.
+    feeds = int8.calibration_feeds(frames[:INT8_PARITY_FRAMES], info, seed=1)
+    checked = _validated(proto8, "int8", fp32_run, feeds)
+    diffs = checked.diffs
+    worst = max(d.max for d in diffs)
+    mean = sum(d.mean for d in diffs) / len(diffs)
+    log(f"int8 vs fp32 (ONNX Runtime, {len(diffs)} photos): max |Δ| {worst}, mean |Δ| {mean:.3f}")
+    bench = measure.noise_feeds(info, [BENCH_SIZE], batch=1)[0]
+    t32 = measure.latency_ms(fp32_run, bench, bench_runs)
+    t8 = measure.latency_ms(measure.session_runner(checked.session), bench, bench_runs)
+    h, w = BENCH_SIZE
+    log(f"speed at {w}×{h}, ONNX Runtime CPU: fp32 {t32:.1f} ms, int8 {t8:.1f} ms "
+        f"({t32 / t8:.2f}× fp32)")
+    return _write_variant(out, "int8", checked.data, log)

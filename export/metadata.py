@@ -35,6 +35,9 @@ def describe(model, meta: dict, *, opset: int, min_side: int) -> dict:
         "content_layers": list(meta["content_layers"]),
         "style_layers": list(meta["style_layers"]),
         "content_weight": meta.get("content_weight"),
+        # how a slider maps to its loss weight in training (linear, or exp over alpha_range)
+        "alpha_curve": meta.get("alpha_curve", "linear"),
+        "alpha_range": meta.get("alpha_range"),
         "preset": meta["preset"],
         "width": model.width,
         "train_size": meta["train_size"],

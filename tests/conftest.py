@@ -68,3 +68,27 @@ def run_cli(*args, timeout=300, env=None):
     e.update(env or {})
     return subprocess.run([sys.executable, "-m", "rt_style.cli", *map(str, args)],
                           capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=e)
+
+
+def _tiny_onnx(photo_dir, styles, folder):
+    """A tiny `fast` model trained a few steps on generated photos and exported to ONNX."""
+    from export.onnx_export import export_checkpoint
+    from train.trainer import Trainer
+
+    Trainer(tiny_config(photo_dir, styles, folder, steps=3, width=0.5, lr=0.01, style_size=32),
+            log=lambda _: None).fit()
+    path = folder / "tiny.onnx"
+    export_checkpoint(folder, path, sizes=[(7, 13), (48, 64)], log=lambda _: None)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx(photo_dir, style_images, tmp_path_factory):
+    """Path of an exported single-style model (4 α components) for runtime tests."""
+    return _tiny_onnx(photo_dir, style_images[:1], tmp_path_factory.mktemp("tiny_onnx"))
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx_multi(photo_dir, style_images, tmp_path_factory):
+    """Path of an exported two-style model (styles 'style0', 'style1')."""
+    return _tiny_onnx(photo_dir, style_images, tmp_path_factory.mktemp("tiny_onnx_multi"))

@@ -58,17 +58,20 @@ class NaiveTrainer(Trainer):
         return super().losses(x, alpha, styles)
 
 
-def time_steps(trainer, warmup: int, steps: int) -> float:
-    times = []
+def time_interleaved(trainers: dict, warmup: int, steps: int) -> dict:
+    """Median seconds per step of each trainer, timed round-robin so that any other load on
+    the machine hits every variant alike and their ratios stay meaningful."""
+    times = {name: [] for name in trainers}
     for i in range(warmup + steps):
-        x = trainer.data[i]
-        t0 = time.perf_counter()
-        trainer.train_step(x)
-        if trainer.device.type == "cuda":
-            torch.cuda.synchronize()
-        if i >= warmup:
-            times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        for name, trainer in trainers.items():
+            x = trainer.data[i]
+            t0 = time.perf_counter()
+            trainer.train_step(x)
+            if trainer.device.type == "cuda":
+                torch.cuda.synchronize()
+            if i >= warmup:
+                times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def main():
@@ -83,6 +86,7 @@ def main():
 
     rows = []
     for preset in args.presets.split(","):
+        trainers = {}
         for variant, cls, channels_last in (("optimised", Trainer, "off"),
                                             ("optimised+channels-last", Trainer, "on"),
                                             ("naive", NaiveTrainer, "off")):
@@ -91,10 +95,14 @@ def main():
                               out="/tmp/rtstyle-train-speed", preset=preset, workers=0,
                               crop_size=args.crop_size, batch_size=args.batch_size,
                               channels_last=channels_last, tensorboard=False)
-            trainer = cls(cfg)
-            s = time_steps(trainer, args.warmup, args.steps)
-            rows.append({"preset": preset, "variant": variant, "s_per_step": s, "it_s": 1 / s})
-            print(f"{preset:6s} {variant:24s} {1 / s:6.2f} it/s  ({s:.2f} s/step)", flush=True)
+            trainers[variant] = cls(cfg, log=lambda _: None)
+        medians = time_interleaved(trainers, args.warmup, args.steps)
+        for variant, s in medians.items():
+            ratio = medians["naive"] / s
+            rows.append({"preset": preset, "variant": variant, "s_per_step": s, "it_s": 1 / s,
+                         "speedup_vs_naive": ratio})
+            print(f"{preset:6s} {variant:24s} {1 / s:6.2f} it/s  ({s:.2f} s/step, "
+                  f"{ratio:.2f}× naive)", flush=True)
     result = {"machine": machine(), "crop_size": args.crop_size, "batch_size": args.batch_size,
               "timed_steps": args.steps, "rows": rows}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,12 @@ COMMANDS = {
                "Export a checkpoint to a validated ONNX model (needs torch, onnx)."),
     "build-engine": ("export.cli", "build_engine_command",
                      "Build a cached TensorRT engine from an ONNX model (needs tensorrt, a GPU)."),
+    "video": ("rt_style.video", "video_command",
+              "Stylize video files (audio and other streams copied, timing kept)."),
+    "image": ("rt_style.image", "image_command",
+              "Stylize images, or make α sweep / random-α sheets."),
+    "webcam": ("rt_style.webcam", "webcam_command",
+               "Stylize a camera live, with α on the keyboard (ONNX Runtime or TensorRT)."),
 }
 
 

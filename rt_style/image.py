@@ -1,0 +1,156 @@
+"""`rtstyle image`: stylize still images, or show what α does on one as a sheet.
+
+Every image reaches the model as 8-bit BGR, whatever it was on disk: EXIF orientation applied,
+grey and palette images made colour, 16-bit images reduced to 8 bits. A transparent image keeps
+its alpha channel in formats that hold one (PNG, WebP, TIFF). Outputs are written atomically.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from rt_style.errors import UserError
+from rt_style.options import (
+    engine_options,
+    fixed_alpha,
+    open_engine,
+    size_options,
+    style_weights,
+    target_size,
+)
+from rt_style.outputs import atomic_output, expand_inputs, plan_outputs
+from rt_style.sheet import random_sheet, sweep_sheet
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+ALPHA_FORMATS = ("PNG", "WEBP", "TIFF")
+SHEET_LIMIT = 512  # sheets shrink inputs to this longer side unless --size/--scale say otherwise
+
+
+def load_image(path: Path) -> tuple[Image.Image, Image.Image | None, bytes | None]:
+    """(upright 8-bit RGB image, its alpha channel or None, ICC profile or None)."""
+    try:
+        with Image.open(path) as im:
+            im.load()
+            # An ICC profile describes the stored colours: keep it unless they change model.
+            icc = im.info.get("icc_profile") if im.mode in ("RGB", "RGBA", "P") else None
+            im = ImageOps.exif_transpose(im)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        why = "not an image PIL can read" if isinstance(e, UnidentifiedImageError) else str(e)
+        raise UserError(f"cannot read {path}: {why}") from None
+    if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):  # 16-bit (or deeper) grey
+        a = np.asarray(im, np.float64)
+        peak = 1.0 if im.mode == "F" and a.max() <= 1 else 255.0 if im.mode == "F" else 65535.0
+        im = Image.fromarray(np.clip(a / peak * 255 + 0.5, 0, 255).astype(np.uint8))
+    transparent = im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
+        im.mode == "P" and "transparency" in im.info)
+    if transparent:
+        im = im.convert("RGBA")
+        return im.convert("RGB"), im.getchannel("A"), icc
+    return im.convert("RGB"), None, icc
+
+
+def image_format(path: Path) -> str:
+    """The PIL format that writes `path`, from its suffix."""
+    fmt = Image.registered_extensions().get(Path(path).suffix.lower())
+    if fmt is None or fmt not in Image.SAVE:
+        raise UserError(f"cannot write an image to {path}: use .png, .jpg, .webp or .tif")
+    return fmt
+
+
+def save_image(path: Path, rgb: Image.Image, alpha: Image.Image | None, icc=None, log=print):
+    """Write atomically in the format the suffix names; keep alpha where the format can."""
+    fmt = image_format(path)
+    if alpha is not None:
+        if fmt in ALPHA_FORMATS:
+            rgb = rgb.copy()
+            rgb.putalpha(alpha)
+        else:
+            log(f"note: {fmt} cannot hold transparency: {path} drops the alpha channel")
+    options = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
+    if icc:
+        options["icc_profile"] = icc
+    with atomic_output(path) as tmp:
+        try:
+            rgb.save(tmp, format=fmt, **options)
+        except (OSError, ValueError, KeyError) as e:
+            raise UserError(f"cannot write {path} as {fmt}: {e}") from None
+
+
+def to_bgr(rgb: Image.Image) -> np.ndarray:
+    return np.ascontiguousarray(np.asarray(rgb)[..., ::-1])
+
+
+def from_bgr(bgr: np.ndarray) -> Image.Image:
+    return Image.fromarray(np.ascontiguousarray(bgr[..., ::-1]))
+
+
+def resized(im: Image.Image, size, scale, limit=None) -> Image.Image:
+    w, h = target_size(im.width, im.height, size, scale, limit)
+    return im if (w, h) == im.size else im.resize((w, h), Image.Resampling.LANCZOS)
+
+
+def output_namer(sweep: bool, random: int | None):
+    """An output's file name in a folder."""
+    def name(path: Path) -> str:
+        if sweep:
+            return f"{path.stem}_sweep.png"
+        if random:
+            return f"{path.stem}_random.png"
+        known = Image.registered_extensions().get(path.suffix.lower()) in Image.SAVE
+        return path.name if known else f"{path.stem}.png"
+    return name
+
+
+@click.command("image")
+@click.argument("inputs", nargs=-1, required=True, metavar="IN…")
+@click.option("-o", "--output", required=True, metavar="OUT",
+              help="Output file, or a folder (several inputs, or a folder of inputs).")
+@click.option("--force", is_flag=True, help="Overwrite existing outputs.")
+@engine_options
+@click.option("--alpha", metavar="v,v,…|name=v,…",
+              help="α (default: the model's); for --sweep, where the other components stay.")
+@size_options
+@click.option("--sweep", is_flag=True,
+              help="A sheet: one row per α component, swept across its range.")
+@click.option("--steps", type=click.IntRange(2), default=5, show_default=True,
+              help="Columns of a --sweep sheet.")
+@click.option("--random", "random_n", type=click.IntRange(1), default=None, metavar="N",
+              help="A sheet of N stylizations under random α, each labelled.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for --random.")
+def image_command(inputs, output, force, engine_name, provider, threads, style, alpha, size,
+                  scale, sweep, steps, random_n, seed):
+    """Stylize images, or make sheets that show what each α component does.
+
+    Sheets shrink inputs to 512 pixels on the longer side unless --size or --scale is given.
+    """
+    if sweep and random_n:
+        raise UserError("give --sweep or --random, not both")
+    if random_n and alpha:
+        raise UserError("--random draws α itself: drop --alpha (or use --sweep)")
+    files, from_folder = expand_inputs(inputs, IMAGE_SUFFIXES, "image")
+    pairs = plan_outputs(files, output, output_namer(sweep, random_n), force,
+                         to_folder=from_folder)
+    for _, dst in pairs:
+        image_format(dst)
+    engine = open_engine(engine_name, provider, threads)
+    base = fixed_alpha(engine, alpha)
+    mixture = style_weights(engine, style)
+    sheet = sweep or random_n
+    for src, dst in pairs:
+        rgb, mask, icc = load_image(src)
+        rgb = resized(rgb, size, scale, SHEET_LIMIT if sheet else None)
+        bgr = to_bgr(rgb)
+        if sweep:
+            save_image(dst, sweep_sheet(engine, bgr, base, mixture, steps), None)
+        elif random_n:
+            save_image(dst, random_sheet(engine, bgr, mixture, random_n, seed), None)
+        else:
+            if mask is not None:
+                mask = mask.resize(rgb.size, Image.Resampling.LANCZOS)
+            out = from_bgr(engine.run(bgr, alpha=base, style=mixture))
+            save_image(dst, out, mask, icc, log=lambda m: click.echo(m, err=True))
+        click.echo(f"{dst}")

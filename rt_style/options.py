@@ -1,0 +1,94 @@
+"""Command-line options shared by `rtstyle video` and `rtstyle image`, and what they resolve to.
+
+Defined once so that --engine, --provider, --alpha, --style and --size mean the same thing in
+every command; parsing of α and styles itself lives in rt_style.alpha.
+"""
+
+from __future__ import annotations
+
+import re
+
+import click
+import numpy as np
+
+from rt_style import models
+from rt_style.alpha import parse_alpha, parse_style_mixture
+from rt_style.engine import Engine, load_engine
+from rt_style.errors import UserError
+
+
+def engine_options(f):
+    """--engine, --provider, --threads, --style."""
+    f = click.option("--style", metavar="NAME[:W],…",
+                     help="Style of a multi-style model, or a mixture 'a:0.7,b:0.3' "
+                          "(default: its first style).")(f)
+    f = click.option("--threads", type=click.IntRange(1), default=None,
+                     help="Inference threads (default: ONNX Runtime's choice).")(f)
+    f = click.option("--provider", metavar="auto|cpu|cuda|tensorrt",
+                     help="ONNX Runtime execution provider (default auto: the fastest that "
+                          "loads).")(f)
+    return click.option("--engine", "engine_name", metavar="MODEL",
+                        help="Model: an exported .onnx file or a bundled model's name "
+                             "(default: the bundled default).")(f)
+
+
+def size_options(f):
+    """--size, --scale."""
+    f = click.option("--scale", type=click.FloatRange(0, min_open=True), default=None,
+                     help="Resize by this factor before stylizing.")(f)
+    return click.option("--size", metavar="WxH",
+                        help="Resize to W×H before stylizing (W x or xH keeps the aspect "
+                             "ratio).")(f)
+
+
+def open_engine(name: str | None, provider: str | None, threads: int | None) -> Engine:
+    """Load the model named by --engine on the --provider asked for (checked by load_engine)."""
+    return load_engine(models.resolve(name), providers=provider or None, threads=threads)
+
+
+def fixed_alpha(engine: Engine, text: str | None) -> np.ndarray:
+    """--alpha against the model's components; the model's defaults when not given."""
+    if text is None:
+        return engine.alpha_defaults
+    return parse_alpha(text, engine.alpha_names, engine.alpha_defaults)
+
+
+def style_weights(engine: Engine, text: str | None) -> np.ndarray:
+    """--style as K mixture weights (one-hot on the first style when not given)."""
+    names = engine.meta["style_names"]
+    if text is None:
+        return np.eye(len(names), dtype=np.float32)[0]
+    return parse_style_mixture(text, names)
+
+
+def parse_size(text: str) -> tuple[int | None, int | None]:
+    """'640x480' → (640, 480); '640x' or 'x480' leave the other side to the aspect ratio."""
+    m = re.fullmatch(r"\s*(\d*)\s*[x×X]\s*(\d*)\s*", text or "")
+    if not m or not (m[1] or m[2]):
+        raise UserError(f"cannot read size {text!r}: give WxH, Wx or xH in pixels, e.g. 640x480")
+    w, h = (int(v) if v else None for v in m.groups())
+    if 0 in (w, h):
+        raise UserError(f"size {text!r} must be at least 1 pixel on each side")
+    return w, h
+
+
+def target_size(width: int, height: int, size: str | None, scale: float | None,
+                limit: int | None = None) -> tuple[int, int]:
+    """The size to stylize at: --size, else --scale, else the input (shrunk to `limit` on its
+    longer side when one is given and neither option was)."""
+    if size and scale:
+        raise UserError("give --size or --scale, not both")
+    if size:
+        w, h = parse_size(size)
+        if w is None:
+            w = width * h / height
+        if h is None:
+            h = height * w / width
+    elif scale:
+        w, h = width * scale, height * scale
+    elif limit and max(width, height) > limit:
+        f = limit / max(width, height)
+        w, h = width * f, height * f
+    else:
+        w, h = width, height
+    return max(1, round(w)), max(1, round(h))

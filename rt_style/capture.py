@@ -21,8 +21,6 @@ import numpy as np
 
 from rt_style.errors import UserError
 
-FIRST_FRAME_TIMEOUT = 10.0  # seconds a camera may take to deliver its first frame
-
 
 def parse_source(text) -> int | str:
     """A camera index ('0'), a stream URL ('rtsp://…') or an existing video file."""

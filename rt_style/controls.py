@@ -1,8 +1,8 @@
 """What the keys and sliders of the live view change: α, the style mixture and display flags.
 
 Plain state, apart from any window, so the key logic is testable without a display and the
---log-state record is exactly this state. The random walk is rt_style.alpha's, shared with
-`rtstyle video`, so a seed gives the same path in both.
+--log-state record is exactly this state. The random walk is rt_style.alpha's, the one every
+front end uses.
 """
 
 from __future__ import annotations
@@ -69,8 +69,8 @@ class Controls:
         self.walk = self.split = self.frozen = self.help = False
         self.hud = True
         self.rng = np.random.default_rng(seed)
-        self.walker = RandomWalk(len(self.names), seed=int(self.rng.integers(2**31)),
-                                 low=self.low, high=self.high)
+        walk_seed = int(self.rng.integers(2**31)) if seed is None else seed
+        self.walker = RandomWalk(len(self.names), seed=walk_seed, low=self.low, high=self.high)
         self._walk_start = 0.0
         self.changed = True  # α or style differs from the last rendered frame
 

@@ -83,7 +83,7 @@ def transcode(src: Path, dst: Path, engine, schedule, style, encoding: Encoding,
 
     try:
         with atomic_output(dst) as tmp:
-            writer = VideoWriter(tmp, container_format(dst), encoding, log=log)
+            writer = VideoWriter(tmp, container_format(dst), encoding, name=dst, log=log)
 
             def write(chunk):
                 if writer.out is None:

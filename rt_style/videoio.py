@@ -8,6 +8,7 @@ conversion uses the input's own matrix and range both ways, so colours survive t
 
 from __future__ import annotations
 
+import contextlib
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -247,7 +248,7 @@ class Encoding:
         name = CODEC_ALIASES.get(self.codec.lower(), self.codec)
         try:
             codec = av.Codec(name, "w")
-        except Exception:  # av raises UnknownCodecError (a ValueError) or plain ValueError
+        except ValueError:  # av's UnknownCodecError is one
             raise UserError(f"unknown video encoder {self.codec!r}: try libx264 (the default), "
                             "h264_nvenc (NVIDIA GPUs) or libvpx-vp9") from None
         if codec.type != "video":
@@ -323,10 +324,12 @@ class VideoWriter:
     Other streams' packets wait until the video has reached their time, so an output cut short
     (Ctrl-C, a decode error) ends all its streams together."""
 
-    def __init__(self, path: Path, fmt: str, encoding: Encoding, log=print):
+    def __init__(self, path: Path, fmt: str, encoding: Encoding, name=None, log=print):
         self.path, self.fmt, self.encoding, self.log = Path(path), fmt, encoding, log
+        self.name = name or self.path  # what messages call the output
         self.out = None
         self.frames = 0
+        self.last_pts = None
         self.pending: list = []
         self.copies: dict = {}
         self.video_end = float("-inf")
@@ -337,7 +340,7 @@ class VideoWriter:
         try:
             self.out = av.open(str(self.path), "w", format=self.fmt)
         except av.error.FFmpegError as e:
-            raise UserError(f"cannot write {self.path}: {e.strerror}") from None
+            raise UserError(f"cannot write {self.name}: {e.strerror}") from None
         self.out.metadata.update({k: v for k, v in reader.container.metadata.items()
                                   if k not in STALE_TAGS})
         v = self.out.add_stream(self.encoding.codec, rate=reader.rate)
@@ -382,26 +385,42 @@ class VideoWriter:
     def write(self, chunk: Chunk):
         """Encode a chunk's frames, then mux the other packets the video has caught up with."""
         self.pending += [p for p in chunk.packets if p.stream.index in self.copies]
-        if chunk.frames is not None:
-            f0 = self.first
-            for img, pts, dur in zip(chunk.frames, chunk.pts, chunk.durations):
-                frame = av.VideoFrame.from_ndarray(img, format="bgr24").reformat(
-                    format=self.encoding.pix_fmt, dst_colorspace=f0.colorspace or None,
-                    dst_color_range=f0.color_range or None, interpolation=FROM_BGR)
-                if pts is None:  # raw streams without timestamps: frame index at the rate
-                    pts = round(self.frames / float(self.rate) / float(self.tb))
-                frame.pts, frame.time_base = pts, self.tb
-                frame.duration = dur or round(1 / float(self.rate) / float(self.tb))
-                self._mux(self.video.encode(frame))
-                self.frames += 1
-                self.video_end = max(self.video_end, float((pts + frame.duration) * self.tb))
-        self._mux_pending(self.video_end)
+        with self._errors():
+            for img, pts, dur in zip(chunk.frames if chunk.frames is not None else [],
+                                     chunk.pts, chunk.durations):
+                self._encode(img, pts, dur)
+            self._mux_pending(self.video_end)
 
     def finish(self, complete: bool):
         """Flush the encoder and close the file; when cut short, drop packets past the video."""
-        self._mux(self.video.encode(None))
-        self._mux_pending(float("inf") if complete else self.video_end)
-        self.out.close()
+        with self._errors():
+            self._mux(self.video.encode(None))
+            self._mux_pending(float("inf") if complete else self.video_end)
+            self.out.close()
+
+    def _encode(self, img: np.ndarray, pts, duration):
+        f0, tb, step = self.first, self.tb, 1 / float(self.rate) / float(self.tb)
+        frame = av.VideoFrame.from_ndarray(img, format="bgr24").reformat(
+            format=self.encoding.pix_fmt, dst_colorspace=f0.colorspace or None,
+            dst_color_range=f0.color_range or None, interpolation=FROM_BGR)
+        if pts is None:  # raw streams without timestamps: the frame's index at the rate
+            pts = round(self.frames * step)
+        if self.last_pts is not None and pts <= self.last_pts:  # encoders refuse repeats
+            pts = self.last_pts + 1
+        frame.pts, frame.time_base = pts, tb
+        frame.duration = duration or max(1, round(step))
+        self._mux(self.video.encode(frame))
+        self.frames += 1
+        self.last_pts = pts
+        self.video_end = max(self.video_end, float((pts + frame.duration) * tb))
+
+    @contextlib.contextmanager
+    def _errors(self):
+        """FFmpeg failures while writing (disk full, a muxer refusing a packet) in one line."""
+        try:
+            yield
+        except av.error.FFmpegError as e:
+            raise UserError(f"writing {self.name} failed: {e.strerror or e}") from None
 
     def abort(self):
         if self.out is not None:

@@ -19,10 +19,9 @@ import numpy as np
 
 from rt_style.capture import Capture, describe_source, parse_source
 from rt_style.controls import Controls, help_text, key_name
-from rt_style.engine import load_engine
 from rt_style.errors import UserError
 from rt_style.hud import draw_help, draw_hud
-from rt_style.options import engine_options, fixed_alpha, parse_size, style_weights
+from rt_style.options import engine_options, fixed_alpha, open_engine, parse_size, style_weights
 from rt_style.stopping import graceful_stop
 
 TITLE = "rtstyle"
@@ -252,7 +251,7 @@ def webcam_command(engine_name, provider, threads, style, source, size, scale, a
     if not no_window and not snapshot_dir.is_dir():
         raise UserError(f"snapshot folder not found: {snapshot_dir}")
     capture = Capture(source, size=_camera_size(size), every_frame=every_frame, loop=loop)
-    engine = load_engine(engine_name, providers=provider, threads=threads)
+    engine = open_engine(engine_name, provider, threads)
     controls = Controls.for_engine(engine, fixed_alpha(engine, alpha),
                                    style_weights(engine, style), seed)
     recorder = None
@@ -273,7 +272,7 @@ def webcam_command(engine_name, provider, threads, style, source, size, scale, a
             if not no_window:
                 from rt_style.window import Window
 
-                window = Window(TITLE, controls)
+                window = Window(TITLE, controls, capture.frame_size)
                 click.echo("keys:\n" + help_text())
             live = Live(engine, controls, capture, window=window, recorder=recorder, log=log,
                         scale=scale, mirror=mirror, max_frames=max_frames,

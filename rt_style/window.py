@@ -1,8 +1,12 @@
-"""The OpenCV window of the live view: the picture, one trackbar per α component, keys.
+"""The OpenCV windows of the live view: the picture (which takes the keys) and, beside it, one
+trackbar per α component.
 
-Keys are read with cv2.waitKeyEx, because cv2.waitKey masks the arrow keys. Trackbars are
-polled rather than given callbacks: a callback would also fire when we move a trackbar to
-follow a key press, and feed the rounded position back into α.
+The trackbars live in a window of their own because in OpenCV's Qt build they are focusable
+widgets: in the same window, Tab would move the keyboard focus onto them (and never reach us),
+after which the arrows move a slider and Space opens a trackbar's value dialog. Keys are read
+with cv2.waitKeyEx, because cv2.waitKey masks the arrow keys. Trackbars are polled rather than
+given callbacks: a callback would also fire when we move a trackbar to follow a key press, and
+feed the rounded position back into α.
 """
 
 from __future__ import annotations
@@ -30,17 +34,22 @@ def _qt_fonts() -> None:
 
 
 class Window:
-    def __init__(self, title: str, controls):
+    def __init__(self, title: str, controls, frame_size=(640, 480)):
         self.title, self.controls = title, controls
+        self.sliders = f"{title} controls"
         _qt_fonts()  # before the first window creates the Qt application
+        flags = cv2.WINDOW_AUTOSIZE | cv2.WINDOW_GUI_NORMAL
         try:
-            cv2.namedWindow(title, cv2.WINDOW_AUTOSIZE | cv2.WINDOW_GUI_NORMAL)
+            cv2.namedWindow(title, flags)
+            cv2.namedWindow(self.sliders, flags)
         except cv2.error:
             raise UserError("cannot open a window (no display? this OpenCV build may lack GUI "
                             "support): run with --no-window, e.g. to --record") from None
+        cv2.moveWindow(title, 0, 0)
+        cv2.moveWindow(self.sliders, frame_size[0] + 10, 0)
         self.shown = [-1] * len(controls.names)
         for i in range(len(self.shown)):
-            cv2.createTrackbar(self._label(i), title, 0, SLIDER_MAX, lambda _: None)
+            cv2.createTrackbar(self._label(i), self.sliders, 0, SLIDER_MAX, lambda _: None)
         self.sync()
 
     def _label(self, i: int) -> str:
@@ -56,7 +65,7 @@ class Window:
         for i in range(len(self.shown)):
             pos = self._position(i)
             if pos != self.shown[i]:
-                cv2.setTrackbarPos(self._label(i), self.title, pos)
+                cv2.setTrackbarPos(self._label(i), self.sliders, pos)
                 self.shown[i] = pos
 
     def moved_sliders(self) -> list[int]:
@@ -64,7 +73,7 @@ class Window:
         moved = []
         c = self.controls
         for i in range(len(self.shown)):
-            pos = cv2.getTrackbarPos(self._label(i), self.title)
+            pos = cv2.getTrackbarPos(self._label(i), self.sliders)
             if pos != self.shown[i]:
                 self.shown[i] = pos
                 c.set(i, c.low[i] + (c.high[i] - c.low[i]) * pos / SLIDER_MAX)
@@ -88,7 +97,7 @@ class Window:
 
     def close(self) -> None:
         try:
-            cv2.destroyWindow(self.title)
+            cv2.destroyAllWindows()
             cv2.waitKey(1)
         except cv2.error:
             pass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -35,6 +36,7 @@ def images(tmp_path_factory):
     Image.fromarray(rgba).save(d / "rgba.png")
     Image.fromarray(rgb[..., 0].astype(np.uint16) * 257).save(d / "grey16.png")
     Image.fromarray(rgb).save(d / "photo.png")
+    cv2.imwrite(str(d / "rgb16.png"), rgb[..., ::-1].astype(np.uint16) * 257)  # 48-bit PNG
     return d
 
 
@@ -51,6 +53,9 @@ def test_grey_rgba_and_16bit_inputs(images, tiny_onnx, tmp_path, capsys):
     grey16, _, _ = load_image(images / "grey16.png")
     grey8, _, _ = load_image(images / "grey.png")
     assert np.abs(np.asarray(grey16, int) - np.asarray(grey8, int)).max() <= 1
+    rgb16, _, _ = load_image(images / "rgb16.png")
+    assert np.abs(np.asarray(rgb16, int) - np.asarray(load_image(images / "photo.png")[0],
+                                                     int)).max() <= 1
     out = tmp_path / "out"
     code, _, err = rtstyle(capsys, "image", images / "grey.png", images / "grey16.png",
                            images / "rgba.png", "-o", out, "--engine", tiny_onnx,

@@ -398,10 +398,10 @@ def test_shared_clip_excerpt(clip, tiny_onnx, tmp_path, capsys):
 @pytest.mark.slow
 @pytest.mark.parametrize("clip", _shared_clips(), ids=lambda p: getattr(p, "stem", "none"))
 def test_shared_clip_whole(clip, tiny_onnx, tmp_path, capsys):
-    """A whole real clip, data stream included, at full size."""
+    """A whole real clip, data stream included (at half size: the timing is what counts)."""
     out = tmp_path / "out.mp4"
     code, _, err = rtstyle(capsys, "video", clip, "-o", out, "--engine", tiny_onnx,
-                           "--batch", "2")
+                           "--scale", "0.5")
     assert code == 0, err
     (s_in, n_in), (s_out, n_out) = probe(clip), probe(out)
     assert n_in == n_out

@@ -95,10 +95,11 @@ def _decode(path: Path) -> tuple[list[np.ndarray], tuple]:
 def _start_xvfb(number: int):
     """Xvfb on :number, once it accepts clients; None if it exits (e.g. the number is taken).
     -noreset: by default the server resets whenever its last client leaves, and a client
-    connecting during that reset (the webcam while xdotool polls for its window) is refused."""
+    connecting during that reset (the webcam while xdotool polls for its window) is refused.
+    -ardelay: no autorepeat, even if a loaded machine delays a key's release."""
     server = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", "1024x768x24", "-nolisten",
-                               "tcp", "-noreset"], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+                               "tcp", "-noreset", "-ardelay", "30000"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     end = time.monotonic() + 30
     while time.monotonic() < end and server.poll() is None:
         if _xdotool(f":{number}", "getdisplaygeometry"):
@@ -154,28 +155,31 @@ def _press(display, log, keys):
         _wait_for(lambda s=seen: len(_events(log, "key")) > s, 30, f"key {key}")
 
 
-def test_keys_in_a_real_window_change_alpha_and_save_a_snapshot(tiny_onnx, clip, display,
+def test_keys_in_a_real_window_change_alpha_and_save_a_snapshot(tiny_onnx_multi, clip, display,
                                                                tmp_path):
     log = tmp_path / "state.jsonl"
-    proc, _ = _open_window(tiny_onnx, clip, display, log, "--snapshot-dir", tmp_path)
-    keys = ["2", "Up", "Up", "Up", "Down", "minus", "4", "Left", "Right", "Right", "plus", "s",
-            "q"]
+    proc, _ = _open_window(tiny_onnx_multi, clip, display, log, "--snapshot-dir", tmp_path)
+    keys = ["2", "Up", "Up", "Up", "Down", "minus", "Tab", "4", "Left", "Right", "Right", "plus",
+            "v", "space", "s", "space", "q"]
     _press(display, log, keys)
     code, out, err = _finish(proc)
     assert code == 0, err
-    start = _events(log, "start")[0]
-    expected = np.array([a for a in _events(log, "frame")[0]["alpha"]])
+    expected = np.array(_events(log, "frame")[0]["alpha"])  # the model's defaults
     expected[1] += STEP * (3 - 1 - 1)
     expected[3] += STEP * (-1 + 2 + 1)
     pressed = _events(log, "key")
-    assert [k["key"] for k in pressed] == ["2", "Up", "Up", "Up", "Down", "-", "4", "Left",
-                                           "Right", "Right", "+", "s", "q"]
-    assert pressed[-1]["alpha"] == pytest.approx(expected.tolist(), abs=1e-4)
-    assert pressed[-1]["selected"] == 3
-    assert len(start["alpha_names"]) == 4 and _events(log, "end")[0]["reason"] == "quit"
+    names = {"minus": "-", "plus": "+"}
+    assert [k["key"] for k in pressed] == [names.get(k, k) for k in keys], pressed  # none lost
+    last = pressed[-1]
+    assert last["alpha"] == pytest.approx(expected.tolist(), abs=1e-4)
+    assert last["selected"] == 3 and last["style"] == "style1"
+    assert last["flags"] == {"walk": False, "split": True, "hud": True, "frozen": False,
+                             "help": False}
+    assert pressed[keys.index("space")]["flags"]["frozen"]
+    assert _events(log, "end")[0]["reason"] == "quit"
     snapshots = list(tmp_path.glob("rtstyle-*.png"))
     tag = "-".join(f"{v:.2f}" for v in expected)
-    assert len(snapshots) == 1 and f"-a{tag}" in snapshots[0].name
+    assert len(snapshots) == 1 and snapshots[0].name.endswith(f"-a{tag}-style1.png")
     assert f"snapshot: {snapshots[0]}" in out
 
 

@@ -39,7 +39,7 @@ class TrainConfig:
     content_weight: float = 1.0  # fixed weight of the content loss (normalised units)
     alpha_content: bool = False  # also put the content layers into α
     alpha_default: list = field(default_factory=lambda: [0.5])  # one value, or one per component
-    alpha_curve: str = "exp"  # slider → weight: exp (w = (r^α − 1)/(r − 1)) or linear
+    alpha_curve: str = "linear"  # slider → weight: linear (w = α) or exp (w = (r^α − 1)/(r − 1))
     alpha_range: float = 100.0  # r of the exp curve: weights span 1/r … 1
     alpha_sampling: str = "extremes"  # uniform | extremes | batch | fixed (α-free baseline)
     alpha_repeat: int = 1  # show each crop this many times per batch, each with its own α

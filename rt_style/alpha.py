@@ -18,8 +18,9 @@ def short_name(name: str) -> str:
     return name.split(":", 1)[-1]
 
 
-def parse_alpha(text: str, names: list[str], defaults) -> np.ndarray:
-    """'0.2,0.8,0.5,0.5' (all components), or 'relu1_1=0.2,relu4_1=1' (others at defaults)."""
+def parse_alpha(text: str, names: list[str], defaults, ranges=None) -> np.ndarray:
+    """'0.2,0.8,0.5,0.5' (all components), or 'relu1_1=0.2,relu4_1=1' (others at defaults);
+    checked against the components' ranges ([0, 1] when not given)."""
     alpha = np.array(defaults, np.float32)
     parts = [p.strip() for p in str(text).split(",") if p.strip()]
     shorts = [short_name(n) for n in names]
@@ -42,7 +43,7 @@ def parse_alpha(text: str, names: list[str], defaults) -> np.ndarray:
         alpha[:] = [_number(p) for p in parts]
     else:
         raise UserError(f"cannot read α {text!r}: give v,v,… or name=value,…")
-    check_range(alpha, names)
+    check_range(alpha, names, ranges)
     return alpha
 
 
@@ -95,7 +96,7 @@ class Keyframes:
         self.values = np.asarray(values, np.float32)[order]
 
     @classmethod
-    def parse(cls, text: str, names: list[str], defaults) -> Keyframes:
+    def parse(cls, text: str, names: list[str], defaults, ranges=None) -> Keyframes:
         times, values = [], []
         for key in (k.strip() for k in str(text).split(";") if k.strip()):
             t, sep, rest = key.partition(":")
@@ -105,7 +106,7 @@ class Keyframes:
             if t < 0:
                 raise UserError(f"keyframe time {t:g} is negative")
             times.append(t)
-            values.append(parse_alpha(rest, names, defaults))
+            values.append(parse_alpha(rest, names, defaults, ranges))
         if not times:
             raise UserError("no α keyframes given: 'SECONDS:v,v,…;SECONDS:v,v,…'")
         if len(set(times)) != len(times):

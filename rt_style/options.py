@@ -1,4 +1,4 @@
-"""Command-line options shared by `rtstyle video` and `rtstyle image`, and what they resolve to.
+"""Command-line options shared by `rtstyle webcam`, `video` and `image`, and what they resolve to.
 
 Defined once so that --engine, --provider, --alpha, --style and --size mean the same thing in
 every command; parsing of α and styles itself lives in rt_style.alpha.
@@ -50,7 +50,8 @@ def fixed_alpha(engine: Engine, text: str | None) -> np.ndarray:
     """--alpha against the model's components; the model's defaults when not given."""
     if text is None:
         return engine.alpha_defaults
-    return parse_alpha(text, engine.alpha_names, engine.alpha_defaults)
+    return parse_alpha(text, engine.alpha_names, engine.alpha_defaults,
+                       engine.alpha_ranges.tolist())
 
 
 def style_weights(engine: Engine, text: str | None) -> np.ndarray:

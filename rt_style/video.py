@@ -48,7 +48,8 @@ def alpha_schedule(engine, alpha=None, keyframes=None, random_walk=False, seed=N
     if seed is not None and not random_walk:
         raise UserError("--seed goes with --random-walk")
     if keyframes:
-        path = Keyframes.parse(keyframes, engine.alpha_names, engine.alpha_defaults)
+        path = Keyframes.parse(keyframes, engine.alpha_names, engine.alpha_defaults,
+                               engine.alpha_ranges.tolist())
     elif random_walk:
         ranges = np.array([a.get("range", (0.0, 1.0)) for a in engine.meta["alpha"]],
                           np.float32)

@@ -64,6 +64,8 @@ class Trainer:
         if self.world > 1 and not dist.is_initialized():
             dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
         self.out = Path(cfg.out)
+        if self.is_main:
+            self._check_out()
         self.style_names = [Path(s).stem for s in cfg.styles]
         self.style_images = [load_style(s, cfg.style_size) for s in cfg.styles]
         self.data = ContentCrops(cfg.content, cfg.crop_size, cfg.batch_size // cfg.alpha_repeat,
@@ -115,6 +117,16 @@ class Trainer:
     def log(self, msg: str) -> None:
         if self.is_main:
             self._log(msg)
+
+    def _check_out(self) -> None:
+        """Fail before any slow loading if the run folder cannot be created or written."""
+        existing = self.out
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not existing.is_dir() or not os.access(existing, os.W_OK):
+            why = "not a folder" if existing.exists() and not existing.is_dir() else "not writable"
+            raise UserError(f"cannot write to output folder {self.out} ({existing} is {why}): "
+                            "choose another --out")
 
     def _prepare_out(self) -> None:
         try:

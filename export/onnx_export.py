@@ -112,8 +112,12 @@ class ExportResult:
 
 def export_checkpoint(checkpoint, out, *, opset: int = DEFAULT_OPSET, simplify_graph=False,
                       fp16=False, int8_dir=None, calib_count: int = 32, bench_runs: int = 20,
-                      sizes=measure.DEFAULT_SIZES, tolerance: int = 1, log=print) -> ExportResult:
-    """Export, validate and write `out`; then the requested variants next to it."""
+                      sizes=measure.DEFAULT_SIZES, tolerance: int = 1, log=print,
+                      optimize_graph: bool = True) -> ExportResult:
+    """Export, validate and write `out`; then the requested variants next to it.
+
+    optimize_graph: apply export.optimize's exact rewrites (faster on ONNX Runtime's CPU).
+    """
     from train.checkpoint import load_model
 
     out = Path(out)
@@ -125,6 +129,10 @@ def export_checkpoint(checkpoint, out, *, opset: int = DEFAULT_OPSET, simplify_g
     proto = trace(module, opset)
     if simplify:
         proto = simplify(proto)
+    if optimize_graph:
+        from export.optimize import optimize
+
+        proto, _ = optimize(proto)
     info = describe(model, meta, opset=opset_of(proto),
                     min_side=min_reflect_side(model.transform.stride, model.transform.margin))
     proto = embed(proto, info)

@@ -241,6 +241,11 @@ def _ort_session(path: Path, providers, threads: int | None):
     options = ort.SessionOptions()
     if threads:
         options.intra_op_num_threads = threads
+    # ONNX Runtime's worker threads spin between operators by default. With anything else
+    # running (the capture, decode or encode threads, another program) they fight it for the
+    # cores: at 640×480 on a 2-core CPU, blocking instead ran the fast model 1.6× faster alone
+    # and the webcam loop 1.6× faster (benchmarks/RESULTS.md, issue 7).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     candidates, explicit = _provider_request(providers)
     error = None
     # A GPU provider that is compiled in may still fail to load (no driver, missing libraries):

@@ -69,8 +69,12 @@ class Outcome:
 
 
 def transcode(src: Path, dst: Path, engine, schedule, style, encoding: Encoding, stop,
-              batch: int = 1, size=None, scale=None, sequential: bool = False) -> Outcome:
-    """Stylize one video into `dst`. Raises DecodeError after writing the frames before it."""
+              batch: int = 1, size=None, scale=None, sequential: bool = False,
+              timer=None) -> Outcome:
+    """Stylize one video into `dst`. Raises DecodeError after writing the frames before it.
+
+    timer: a pipeline.StageTimer that records decode, stylize and encode times (`rtstyle bench`).
+    """
     reader = VideoReader(src, batch, size, scale, encoding.pix_fmt, log=log)
     expected = reader.expected_frames
     bar = tqdm(total=expected, unit="frame", desc=src.name, leave=False, dynamic_ncols=True,
@@ -94,7 +98,8 @@ def transcode(src: Path, dst: Path, engine, schedule, style, encoding: Encoding,
 
             broken = None
             try:
-                run_stages(reader.chunks(), stylize, write, stop, sequential=sequential)
+                run_stages(reader.chunks(), stylize, write, stop, sequential=sequential,
+                           timer=timer)
             except DecodeError as e:
                 broken = e
             except BaseException:

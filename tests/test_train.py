@@ -89,3 +89,28 @@ def test_channels_last_on_cpu_matches(photo_dir, style_images, tmp_path):
     b = Trainer(tiny_config(photo_dir, style_images[:1], tmp_path / "b", steps=2,
                             channels_last="on")).fit()
     assert abs(a["loss"] - b["loss"]) <= 1e-3 * abs(a["loss"])
+
+
+def test_init_adds_styles_to_a_trained_model(trained, photo_dir, style_images, tmp_path):
+    """--init warm-starts a two-style run from a one-style one: shared weights are copied and
+    the new style inputs start at zero, so every style begins as the old model."""
+    cfg = tiny_config(photo_dir, style_images, tmp_path, steps=1, init=str(trained["out"]))
+    trainer = Trainer(cfg)
+    old, _ = ckpt_io.load_model(trained["out"])
+    x = trained["x"][:1]
+    alpha = torch.full((1, 4), 0.5)
+    with torch.no_grad():
+        want = old(x, alpha)
+        for k in range(2):
+            got = trainer.model(x, alpha, torch.nn.functional.one_hot(torch.tensor([k]), 2).float())
+            assert torch.allclose(got, want, atol=1e-6)
+    assert trainer.step == 0
+
+
+def test_init_rejects_another_preset(trained, photo_dir, style_images, tmp_path):
+    from rt_style.errors import UserError
+
+    cfg = tiny_config(photo_dir, style_images[:1], tmp_path, preset="paper",
+                      init=str(trained["out"]))
+    with pytest.raises(UserError, match="different kind of network"):
+        Trainer(cfg)

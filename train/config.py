@@ -33,6 +33,7 @@ class TrainConfig:
     cond_width: int = 0  # Λ overrides; 0 / "" keep the preset's
     cond_depth: int = -1
     cond_init: str = ""
+    init: str = ""  # start the weights from this checkpoint (fine-tune, add styles); step 0
     # loss
     content_layers: list = field(default_factory=lambda: ["relu2_2"])
     style_layers: list = field(default_factory=lambda: ["relu1_1", "relu2_1", "relu3_1", "relu4_1"])

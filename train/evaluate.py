@@ -3,6 +3,10 @@
 For every component, sweep it over [0, 1] with the others at their defaults and record the
 matching per-layer loss of the output, averaged over held-out images. A component is in control
 when that loss falls monotonically (Spearman ρ close to −1) and by a real amount (≥ 20 %).
+
+The network under test is any callable `model(x, alpha, style) → y` on RGB tensors in [0, 1]
+(x, y: N×3×H×W; alpha N×A; style N×K or None): a PyTorch StyleNet, or an exported model run by
+the runtime's Engine through `EngineStylizer`, so that what ships is what is measured.
 """
 
 from __future__ import annotations
@@ -13,6 +17,22 @@ import torch
 from train.losses import content_loss, gram, style_loss
 
 SWEEP = np.linspace(0.0, 1.0, 5)
+
+
+class EngineStylizer:
+    """A runtime Engine (ONNX Runtime, TensorRT) with StyleNet's calling convention: RGB float
+    tensors in [0, 1] in and out, converted to and from the model contract's uint8 BGR."""
+
+    def __init__(self, engine):
+        self.engine = engine
+
+    def __call__(self, x: torch.Tensor, alpha: torch.Tensor, style=None) -> torch.Tensor:
+        bgr = (x.detach().flip(1).permute(0, 2, 3, 1) * 255.0).round().clamp(0, 255)
+        out = self.engine.run(bgr.to(torch.uint8).cpu().numpy(),
+                              alpha=alpha.detach().cpu().numpy(),
+                              style=None if style is None else style.detach().cpu().numpy())
+        rgb = torch.from_numpy(np.ascontiguousarray(out[..., ::-1]))
+        return rgb.permute(0, 3, 1, 2).float().div(255.0)
 
 
 def spearman(x, y) -> float:
@@ -43,10 +63,20 @@ def layer_losses(vgg, y, x, content_layers, style_layers, grams_per_example):
 
 
 @torch.no_grad()
+def loss_index(name: str, content_layers, style_layers) -> int:
+    """Column of α component `name` ('style:relu3_1', 'content:relu2_2') in layer_losses'
+    output (content layers first): by kind, since one layer can be both content and style."""
+    kind, layer = name.split(":", 1)
+    if kind == "content":
+        return list(content_layers).index(layer)
+    return len(content_layers) + list(style_layers).index(layer)
+
+
 def alpha_control(model, vgg, images, style_grams, meta, style_index: int = 0,
                   batch: int = 8, sweep=SWEEP) -> dict:
     """Sweep every α component; returns per-component curves, drop and ρ, plus strength.
 
+    model: a callable (x, alpha, style) → y (see the module docstring).
     images: N×3×H×W in [0, 1]; style_grams: layer → K×C×C.
     """
     names, defaults = meta["alpha_names"], meta["alpha_defaults"]
@@ -71,8 +101,7 @@ def alpha_control(model, vgg, images, style_grams, meta, style_index: int = 0,
 
     report = {"components": {}}
     for j, name in enumerate(names):
-        kind, layer = name.split(":", 1)
-        li = layers.index(layer)
+        li = loss_index(name, cl, sl)
         curve = []
         for v in sweep:
             row = list(defaults)

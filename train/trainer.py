@@ -106,6 +106,8 @@ class Trainer:
         self.step = 0
         if resume is not None:
             self._load(resume)
+        elif cfg.init:
+            self._init_from(cfg.init)
         self.net = self.model
         if self.world > 1:
             ids = [self.device.index] if self.device.type == "cuda" else None
@@ -206,6 +208,28 @@ class Trainer:
         if self.is_main:
             self._truncate_metrics(self.step)
         self.log(f"resumed from {path} at step {self.step}")
+
+    def _init_from(self, path) -> None:
+        """Warm start: copy every weight the checkpoint shares with this network. Where a shape
+        differs (Λ's input grows when styles are added) the overlap is copied and the rest is
+        zeroed, so the new inputs start with no effect and the old behaviour is kept."""
+        ck = ckpt_io.load(path)
+        src, state = ck["model"], self.model.state_dict()
+        arch, mine = ck["architecture"], self.model.architecture()
+        if any(arch[k] != mine[k] for k in ("preset", "width", "conditioner")):
+            raise UserError(f"{path} holds a different kind of network (preset {arch['preset']!r}, "
+                            f"width {arch['width']}): pick a checkpoint of the same preset and "
+                            "width, or leave out --init")
+        with torch.no_grad():
+            for key, old in src.items():
+                new = state[key]
+                if new.dim() != old.dim():
+                    raise UserError(f"{path}: weight {key} does not fit this network")
+                overlap = tuple(slice(0, min(a, b)) for a, b in zip(new.shape, old.shape))
+                if new.shape != old.shape:
+                    new.zero_()
+                new[overlap] = old[overlap]
+        self.log(f"initialised from {path}")
 
     def _truncate_metrics(self, step: int) -> None:
         """Drop metric lines a killed run wrote after its last checkpoint."""

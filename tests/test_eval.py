@@ -1,0 +1,300 @@
+"""`rtstyle eval`: the report on tiny models, the measures themselves (warping error, α control,
+loss weighting), and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import math
+from types import SimpleNamespace
+
+import av
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from rt_style.cli import main
+from rt_style.engine import load_engine
+from tests.conftest import smooth_image, tiny_config
+from train.eval_report import loss_weights, measure_meta
+from train.evaluate import EngineStylizer, alpha_control, style_grams_for
+from train.temporal import warping_errors
+from train.trainer import Trainer
+from train.vgg import VGG19
+
+
+def rtstyle(capsys, *args):
+    """Run the CLI in this process: (exit code, stdout, stderr)."""
+    with pytest.raises(SystemExit) as e:
+        main([str(a) for a in args])
+    out = capsys.readouterr()
+    return e.value.code, out.out, out.err
+
+
+def moving_frames(n=6, h=72, w=96, shift=3, seed=0) -> list[np.ndarray]:
+    """A smooth random scene panning `shift` pixels right per frame (BGR uint8)."""
+    big = np.asarray(smooth_image(np.random.default_rng(seed), h, w + n * shift))[..., ::-1]
+    return [np.ascontiguousarray(big[:, (n - i) * shift:(n - i) * shift + w]) for i in range(n)]
+
+
+@pytest.fixture(scope="module")
+def eval_images(tmp_path_factory):
+    d = tmp_path_factory.mktemp("eval_images")
+    rng = np.random.default_rng(3)
+    for i in range(4):
+        smooth_image(rng, 70 + 9 * i, 90).save(d / f"e{i}.png")
+    (d / "broken.jpg").write_bytes(b"not a jpeg")  # skipped with a note, not fatal
+    return d
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    """A tiny H.264 clip of a panning scene."""
+    path = tmp_path_factory.mktemp("eval_clip") / "pan.mp4"
+    out = av.open(str(path), "w")
+    v = out.add_stream("libx264", rate=10)
+    v.width, v.height, v.pix_fmt = 96, 72, "yuv420p"
+    for i, bgr in enumerate(moving_frames(8)):
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(bgr[..., ::-1]), format="rgb24")
+        frame.pts = i
+        out.mux(v.encode(frame))
+    out.mux(v.encode())
+    out.close()
+    return path
+
+
+def quick(capsys, model, out, images, styles, clip, *extra):
+    args = ["eval", model, "-o", out, "--quick", "--images", images, "--size", 48,
+            "--opt-size", 48, "--opt-steps", 5, "--video", clip, "--sheet-side", 48]
+    for s in styles:
+        args += ["--style-image", s]
+    return rtstyle(capsys, *args, *extra)
+
+
+# ------------------------------------------------------------------------------ the report
+def test_quick_report_single_style(tiny_onnx, eval_images, style_images, clip, tmp_path,
+                                   capsys):
+    out = tmp_path / "report"
+    code, stdout, err = quick(capsys, tiny_onnx, out, eval_images, style_images[:1], clip)
+    assert code == 0, err
+    assert "skipped 1 unreadable" in err
+    for name in ("report.md", "report.json", "adjustability.png", "quality.png",
+                 "quality_images.png", "temporal.png", "sweep.png", "random.png"):
+        assert (out / name).is_file(), name
+    with Image.open(out / "adjustability.png") as im:
+        assert im.size[0] > 100 and im.getextrema() != ((255, 255),) * 3  # drawn on
+    r = json.loads((out / "report.json").read_text(),
+                   parse_constant=lambda c: pytest.fail(f"report.json holds {c}"))
+    a = r["adjustability"]["style0"]
+    assert set(a["components"]) == {"style:relu1_1", "style:relu2_1", "style:relu3_1",
+                                    "style:relu4_1"}
+    for c in a["components"].values():
+        assert -1.0 <= c["rho"] <= 1.0 and math.isfinite(c["drop"])
+        assert len(c["loss"]) == 4 and all(v > 0 for v in c["loss"])  # --quick: 4 points
+    assert a["worst_rho"] == max(c["rho"] for c in a["components"].values())
+    d = r["diversity"]["style0"]
+    assert d["pixel_distance"] >= 0 and d["vgg_distance"] >= 0
+    assert d["pixel_distance_default_vs_input"] > 0
+    assert r["normaliser_lbar"] == r["normaliser_estimate"] and min(r["normaliser_lbar"]) > 0
+    q = r["quality"]["style0"]
+    assert q["ratio"] > 0 and len(q["history"]) == 5
+    assert q["ratio"] == pytest.approx(np.mean(q["network"]) / np.mean(q["optimised"]))
+    # Adam descends from the photo: its last iterate is below where it started.
+    assert q["history"][-1] < q["history"][0]
+    t = r["temporal"]
+    assert t["frames"] == 5 and t["input"]["mean"] >= 0 and t["stylized"]["mean"] >= 0
+    assert 0 < t["input"]["valid"] <= 1
+    md = (out / "report.md").read_text()
+    assert f"{a['worst_rho']:+.2f}" in md and f"**{q['ratio']:.2f}**" in md
+    assert "![sweep style0](sweep.png)" in md and r["inputs"]["num_images"] == 3
+    assert "worst ρ" in stdout
+    from train.model_card import render
+
+    card = render(r, "tiny", "3 steps", "rtstyle eval tiny --quick")
+    assert f"({t['ratio']:.2f}×)" in card and "`rtstyle eval tiny --quick`" in card
+
+    # An existing report is kept unless --force.
+    code, _, err = quick(capsys, tiny_onnx, out, eval_images, style_images[:1], clip)
+    assert code == 2 and err.startswith("error: ") and "--force" in err
+
+
+def test_quick_report_one_style_of_two_without_video(tiny_onnx_multi, eval_images,
+                                                     style_images, clip, tmp_path, capsys):
+    out = tmp_path / "multi"
+    code, _, err = quick(capsys, tiny_onnx_multi, out, eval_images, style_images, clip,
+                         "--style", "style1", "--no-video", "--checkpoint",
+                         tiny_onnx_multi.parent, "--card", tmp_path / "card.md",
+                         "--card-title", "tiny — two styles")
+    assert code == 0, err
+    r = json.loads((out / "report.json").read_text())
+    card = (tmp_path / "card.md").read_text()
+    a = r["adjustability"]["style1"]
+    assert card.startswith("# tiny — two styles\n") and "Temporal" not in card
+    assert f"| style1 | {a['worst_rho']:+.2f} | {a['min_drop']:.0%} |" in card
+    assert f"{r['quality']['style1']['ratio']:.2f} |" in card
+    assert card.count("| style:relu") == 4 and "more large motifs and structure" in card
+    from train import checkpoint as ckpt_io
+
+    ema = ckpt_io.load(tiny_onnx_multi.parent)["normalizer"]["ema"].tolist()
+    assert r["normaliser_lbar"] == pytest.approx(ema)  # the trainer's own normalisation
+    assert r["normaliser_estimate"] != pytest.approx(ema)
+    assert list(r["adjustability"]) == ["style1"] and list(r["quality"]) == ["style1"]
+    assert r["temporal"] == {"skipped": "--no-video"}
+    for name in ("adjustability_style1.png", "quality_style1.png", "sweep_style1.png",
+                 "random_style1.png"):
+        assert (out / name).is_file(), name
+    assert "Skipped: --no-video" in (out / "report.md").read_text()
+
+
+@pytest.mark.parametrize("case,message", [
+    ("missing-model", "no model file or bundled model named"),
+    ("missing-onnx", "model not found"),
+    ("empty-folder", "no images"),
+    ("no-folder", "image folder not found"),
+    ("style-count", "give --style-image once per style"),
+    ("unknown-style", "unknown style 'nope'"),
+    ("missing-video", "video not found"),
+])
+def test_errors_are_one_line(case, message, tiny_onnx, tiny_onnx_multi, eval_images,
+                             style_images, tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    model, images, styles, extra = tiny_onnx, eval_images, style_images[:1], []
+    if case == "missing-model":
+        model = "no-such-model"
+    elif case == "missing-onnx":
+        model = tmp_path / "gone.onnx"
+    elif case == "empty-folder":
+        images = empty
+    elif case == "no-folder":
+        images = tmp_path / "nowhere"
+    elif case == "style-count":
+        model = tiny_onnx_multi
+    elif case == "unknown-style":
+        extra = ["--style", "nope"]
+    elif case == "missing-video":
+        extra = ["--video", tmp_path / "gone.mp4"]
+    args = ["eval", model, "-o", tmp_path / "out", "--quick", "--images", images, *extra]
+    for s in styles:
+        args += ["--style-image", s]
+    code, _, err = rtstyle(capsys, *args)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: "), err
+    assert message in lines[0]
+    assert not (tmp_path / "out" / "report.md").exists()
+
+
+# -------------------------------------------------------------------------- warping error
+def test_static_video_has_no_warping_error():
+    frame = moving_frames(1)[0]
+    frames = [frame.copy() for _ in range(4)]
+    r = warping_errors(frames)
+    assert r["mean"] == pytest.approx(0.0, abs=1e-10) and r["valid"] > 0.95
+    styled = [255 - f for f in frames]  # any deterministic per-frame output: still 0
+    assert warping_errors(frames, styled)["mean"] == pytest.approx(0.0, abs=1e-10)
+
+
+def test_flickering_output_has_a_larger_warping_error():
+    frames = moving_frames(5)
+    rng = np.random.default_rng(0)
+    steady = warping_errors(frames)["mean"]
+    flicker = [np.clip(f.astype(int) + rng.integers(-40, 41, f.shape), 0, 255).astype(np.uint8)
+               for f in frames]
+    flickering = warping_errors(frames, flicker)["mean"]
+    assert flickering > 10 * steady and flickering > 1e-3
+
+
+def test_flow_compensates_motion():
+    """Warping follows the motion: a panning scene's warping error is far below the plain
+    difference of consecutive frames (a flow applied the wrong way round would double it)."""
+    frames = moving_frames(5, shift=4)
+    plain = np.mean([((a.astype(float) - b) / 255) ** 2 for a, b in zip(frames, frames[1:])])
+    r = warping_errors(frames)
+    assert r["mean"] < 0.2 * plain
+    assert 0.6 < r["valid"] < 1.0  # the strip entering the frame is masked
+
+
+def test_warping_error_needs_two_frames():
+    with pytest.raises(ValueError):
+        warping_errors(moving_frames(1))
+
+
+# ------------------------------------------------------------------------- the measures
+def test_loss_weights_match_the_trainer(photo_dir, style_images, tmp_path):
+    """The optimisation weighs layers exactly as Trainer.loss_weights does."""
+    rng = np.random.default_rng(0)
+    for kw in ({}, {"alpha_curve": "exp"}, {"alpha_content": True, "content_weight": 2.0}):
+        cfg = tiny_config(photo_dir, style_images[:1], tmp_path, **kw).validate()
+        alpha = rng.uniform(0, 1, (3, cfg.num_alpha)).astype(np.float32)
+        want = Trainer.loss_weights(SimpleNamespace(cfg=cfg), torch.from_numpy(alpha)).numpy()
+        meta = {"alpha": [{"name": n, "kind": n.split(":")[0], "default": 0.5}
+                          for n in cfg.alpha_names],
+                "content_layers": cfg.content_layers, "style_layers": cfg.style_layers,
+                "content_weight": cfg.content_weight, "alpha_curve": cfg.alpha_curve,
+                "alpha_range": cfg.alpha_range}
+        got = np.stack([loss_weights(meta, a) for a in alpha])
+        np.testing.assert_allclose(got, want, rtol=1e-5, err_msg=str(kw))
+
+
+def test_engine_stylizer_is_the_engine(tiny_onnx):
+    engine = load_engine(tiny_onnx, providers="cpu")
+    frames = np.stack(moving_frames(2, h=24, w=32))
+    alpha = np.array([[0, 0.2, 0.5, 1], [1, 1, 0, 0.3]], np.float32)
+    want = engine.run(frames, alpha)
+    x = torch.from_numpy(np.ascontiguousarray(frames[..., ::-1])).permute(0, 3, 1, 2) / 255
+    y = EngineStylizer(engine)(x, torch.from_numpy(alpha))
+    assert y.shape == x.shape and y.dtype == torch.float32
+    got = (y.permute(0, 2, 3, 1).numpy()[..., ::-1] * 255).round().astype(np.uint8)
+    assert np.array_equal(got, want)
+
+
+def test_alpha_control_takes_any_callable_and_can_fail(style_images):
+    """A 'network' that blends towards the painting as α rises is in control (ρ = −1); one that
+    ignores α is not (ρ = 0, no drop): the measure tells them apart."""
+    vgg = VGG19(["relu2_2", "relu1_1", "relu2_1", "relu3_1", "relu4_1"])
+    painting = torch.from_numpy(np.asarray(Image.open(style_images[0]).convert("RGB").resize(
+        (48, 48)), dtype=np.float32)).permute(2, 0, 1) / 255
+    grams = style_grams_for(vgg, [painting[None]], ["relu1_1", "relu2_1", "relu3_1", "relu4_1"])
+    rng = np.random.default_rng(0)
+    images = torch.stack([torch.from_numpy(np.asarray(smooth_image(rng, 48, 48), np.float32))
+                          .permute(2, 0, 1) / 255 for _ in range(2)])
+    meta = measure_meta({"alpha": [{"name": f"style:{n}", "default": 0.5} for n in
+                                   ("relu1_1", "relu2_1", "relu3_1", "relu4_1")],
+                         "content_layers": ["relu2_2"],
+                         "style_layers": ["relu1_1", "relu2_1", "relu3_1", "relu4_1"],
+                         "style_names": ["s"]})
+
+    def blend(x, a, s=None):
+        t = a.mean(1).view(-1, 1, 1, 1)
+        return (1 - t) * x + t * painting
+
+    good = alpha_control(blend, vgg, images, grams, meta)
+    assert good["worst_rho"] == pytest.approx(-1.0) and good["min_drop"] > 0.05
+    flat = alpha_control(lambda x, a, s=None: x, vgg, images, grams, meta)
+    assert flat["worst_rho"] == 0.0 and flat["min_drop"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_alpha_control_same_on_pytorch_and_onnx(tiny_onnx, style_images):
+    """benchmarks/alpha_control.py's call (a StyleNet) and eval's (the exported model through the
+    runtime) measure the same network alike; only 8-bit rounding of the output differs."""
+    from train import checkpoint as ckpt_io
+
+    model, meta = ckpt_io.load_model(tiny_onnx.parent)  # the fixture's run folder
+    vgg = VGG19(meta["content_layers"] + meta["style_layers"])
+    painting = torch.from_numpy(np.asarray(Image.open(style_images[0]).convert("RGB"),
+                                           np.float32)).permute(2, 0, 1)[None] / 255
+    grams = style_grams_for(vgg, [painting], meta["style_layers"])
+    rng = np.random.default_rng(1)
+    images = torch.stack([torch.from_numpy(np.asarray(smooth_image(rng, 40, 40), np.float32))
+                          .permute(2, 0, 1) / 255 for _ in range(2)])
+    torch_rep = alpha_control(model, vgg, images, grams, meta, sweep=np.linspace(0, 1, 3))
+    engine = EngineStylizer(load_engine(tiny_onnx, providers="cpu"))
+    onnx_rep = alpha_control(engine, vgg, images, grams,
+                             measure_meta(load_engine(tiny_onnx).meta),
+                             sweep=np.linspace(0, 1, 3))
+    assert torch_rep["components"].keys() == onnx_rep["components"].keys()
+    for name, c in torch_rep["components"].items():
+        np.testing.assert_allclose(onnx_rep["components"][name]["loss"], c["loss"], rtol=0.02,
+                                   err_msg=name)
+    for layer, v in torch_rep["strength"].items():
+        assert onnx_rep["strength"][layer] == pytest.approx(v, rel=0.02)

@@ -1,0 +1,53 @@
+"""Model cards: the short NAME.md beside a bundled model, with figures quoted from `rtstyle eval`.
+
+Written from report.json so that a card never states a number the evaluation did not measure;
+only the title and how the model was trained come from the person who trained it.
+"""
+
+from __future__ import annotations
+
+from rt_style.models import effect
+
+
+def _pct(v) -> str:
+    return "n/a" if v is None else f"{v:.0%}"
+
+
+def _num(v, spec=".2f") -> str:
+    return "n/a" if v is None else format(v, spec)
+
+
+def render(report: dict, title: str, training: str, command: str) -> str:
+    """Markdown card. `title` is the first line (`rtstyle models` shows it); `training` says how
+    the model was made; `command` is the eval command the figures come from."""
+    m = report["model"]
+    lines = [f"# {title}", "",
+             f"- **Styles**: {', '.join(m['style_names'])}",
+             f"- **Network**: `{m['preset']}` preset, {m['size_mb']:.1f} MB ONNX, "
+             f"trained at {m['train_size']} px",
+             f"- **Training**: {training}",
+             f"- **Slider curve**: {m['alpha_curve']}; content weight {m['content_weight']}", "",
+             "| α component | default | raising it gives |", "|---|---|---|"]
+    for name, default in zip(m["alpha_names"], m["alpha_defaults"]):
+        kind, _, layer = name.partition(":")
+        lines.append(f"| {name} | {default:.2f} | {effect({'kind': kind, 'layer': layer})} |")
+    lines += ["", f"## Measured (`{command}`)", "",
+              "| style | worst ρ | smallest drop | drops 0→1 | strength (lower = more "
+              "stylized) | random-α spread (px) | network / optimisation loss |",
+              "|---|---|---|---|---|---|---|"]
+    for style, a in report["adjustability"].items():
+        drops = " / ".join(_pct(c["drop"]) for c in a["components"].values())
+        strength = " ".join(_num(v) for v in a["strength"].values())
+        spread = report.get("diversity", {}).get(style, {}).get("pixel_distance")
+        ratio = report.get("quality", {}).get(style, {}).get("ratio")
+        lines.append(f"| {style} | {_num(a['worst_rho'], '+.2f')} | {_pct(a['min_drop'])} | "
+                     f"{drops} | {strength} | {_num(spread, '.1f')} | {_num(ratio)} |")
+    t = report.get("temporal") or {}
+    if "stylized" in t:
+        lines += ["", f"Temporal stability on `{t['video'].rsplit('/', 1)[-1]}` "
+                      f"({t['frames']} frames): warping error {t['stylized']['mean']:.2e}, "
+                      f"the input's own {t['input']['mean']:.2e} ({t['ratio']:.2f}×)."]
+    lines += ["", "Goal for every component: ρ ≤ −0.9 and a drop ≥ 20 %. Held-out photos: "
+                  f"{report['inputs']['num_images']} from `content/eval` at "
+                  f"{report['settings']['size']} px.", ""]
+    return "\n".join(lines)

@@ -161,8 +161,12 @@ class Case:
     label: str
     engine: Engine
     alpha: str = "fixed"  # fixed (the model's defaults) | changing (a new random α per call)
-    style: np.ndarray | None = None
+    style: np.ndarray | None = None  # None: the first style of a multi-style model
     seconds: list = field(default_factory=list)
+
+    def __post_init__(self):
+        if self.style is None and self.engine.num_styles > 1:
+            self.style = style_weights(self.engine, None)
 
     def conditioning(self, rng, batch: int):
         e = self.engine

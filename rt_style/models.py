@@ -16,7 +16,7 @@ from rt_style.errors import UserError
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 MODELS_ENV = "RTSTYLE_MODELS_DIR"
-DEFAULT_MODEL = "starry"
+DEFAULT_MODEL = "classics"
 ENGINE_SUFFIXES = (".onnx", ".engine", ".plan")
 
 # What weighting one VGG layer's loss does to a picture, in words a user can act on. Style

@@ -349,3 +349,14 @@ def test_exported_models_are_rewritten_and_match_the_plain_export(tiny_onnx, tmp
     frames = np.random.default_rng(0).integers(0, 256, (2, 37, 53, 3), dtype=np.uint8)
     diff = np.abs(a.run(frames).astype(int) - b.run(frames)).max()
     assert diff <= 1
+
+
+def test_case_defaults_to_the_first_style_of_a_multi_style_model(tiny_onnx_multi):
+    """Scripts that build cases without a style (benchmarks/ort_tuning.py) must still run."""
+    from rt_style.bench import Case, time_interleaved
+    from rt_style.engine import load_engine
+
+    case = Case("multi", load_engine(tiny_onnx_multi, providers="cpu", threads=1))
+    assert case.style.tolist() == [1.0, 0.0]
+    time_interleaved([case], (16, 16), 1, 3, 1)
+    assert len(case.seconds) == 3

@@ -298,3 +298,11 @@ def test_alpha_control_same_on_pytorch_and_onnx(tiny_onnx, style_images):
                                    err_msg=name)
     for layer, v in torch_rep["strength"].items():
         assert onnx_rep["strength"][layer] == pytest.approx(v, rel=0.02)
+
+
+def test_spearman_one_swap_in_five_is_exactly_the_goal():
+    from train.evaluate import spearman
+
+    assert spearman([0, 1, 2, 3, 4], [5, 3, 4, 2, 1]) == -0.9  # meets ρ ≤ −0.9, not −0.8999…
+    assert spearman([0, 1, 2, 3, 4], [5, 4, 3, 2, 1]) == -1.0
+    assert spearman([0, 1, 2], [1, 1, 1]) == 0.0

@@ -270,6 +270,8 @@ def test_alpha_control_takes_any_callable_and_can_fail(style_images):
 
     good = alpha_control(blend, vgg, images, grams, meta)
     assert good["worst_rho"] == pytest.approx(-1.0) and good["min_drop"] > 0.05
+    # all sliders up blends fully into the painting: stronger than at the defaults (halfway)
+    assert all(good["strength_at_max"][n] < 0.5 * good["strength"][n] for n in good["strength"])
     flat = alpha_control(lambda x, a, s=None: x, vgg, images, grams, meta)
     assert flat["worst_rho"] == 0.0 and flat["min_drop"] == pytest.approx(0.0, abs=1e-6)
 

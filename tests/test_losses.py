@@ -4,7 +4,8 @@ import numpy as np
 import torch
 
 from train.alpha import sample_alpha
-from train.losses import LossNormalizer, content_loss, gram, style_loss, weighted_total
+from train.losses import (LossNormalizer, content_loss, gram, reference_weights, style_loss,
+                          weighted_total)
 
 
 def test_gram_is_normalised_by_chw():
@@ -35,6 +36,28 @@ def test_ema_normalisation_matches_hand_computation():
     raw = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
     expected = raw.numpy() * ema.sum() / ema
     assert np.allclose(norm(raw).numpy(), expected, rtol=1e-6)
+
+
+def test_layer_without_weight_keeps_its_average():
+    norm = LossNormalizer(3, decay=0.5)
+    norm.update(torch.tensor([2.0, 7.0, 4.0]), torch.tensor([True, False, True]))
+    assert norm.ema.tolist() == [2.0, 0.0, 4.0] and not bool(norm.initialized)
+    norm.update(torch.tensor([4.0, 9.0, 8.0]), torch.tensor([True, True, False]))
+    # layer 1 starts at its first valid batch; layer 2 keeps its average
+    assert norm.ema.tolist() == [3.0, 9.0, 4.0]
+
+
+def test_reference_weights_count_each_layer_where_it_is_asked_for():
+    w = torch.tensor([[1.0, 0.0, 0.0, 0.0, 0.0],   # α = 0: the photo
+                      [1.0, 1.0, 0.0, 0.5, 0.5]])
+    ref = reference_weights(w, num_content=1)
+    assert ref.tolist() == [[0.0, 0.0, 0.0, 0.0, 0.0], [0.5, 1.0, 0.0, 0.5, 0.5]]
+    raw = torch.tensor([[0.0, 90.0, 80.0, 70.0, 60.0], [4.0, 10.0, 20.0, 30.0, 40.0]])
+    # the α = 0 example leaves every scale alone; layer 2 has no weight in this batch at all
+    means = (raw * ref).sum(0) / ref.sum(0).clamp_min(1e-12)
+    assert means[[0, 1, 3, 4]].tolist() == [4.0, 10.0, 30.0, 40.0]
+    same = torch.full((3, 5), 0.5)
+    assert torch.equal(reference_weights(same, 1), same)  # α-free: the plain batch mean
 
 
 def test_per_example_alpha_weighting():

@@ -114,3 +114,18 @@ def test_init_rejects_another_preset(trained, photo_dir, style_images, tmp_path)
                       init=str(trained["out"]))
     with pytest.raises(UserError, match="different kind of network"):
         Trainer(cfg)
+
+
+def test_weighted_loss_norm_ignores_the_photo_corner(photo_dir, style_images, tmp_path):
+    """Under loss_norm=weighted an α = 0 example moves no scale; a run with it trains."""
+    cfg = tiny_config(photo_dir, style_images[:1], tmp_path, steps=2, loss_norm="weighted")
+    trainer = Trainer(cfg)
+    alpha = torch.tensor([[0.0, 0.0, 0.0, 0.0], [1.0, 0.0, 1.0, 1.0]])
+    raw = torch.tensor([[0.0, 90.0, 80.0, 70.0, 60.0], [4.0, 10.0, 20.0, 30.0, 40.0]])
+    scales, valid = trainer.batch_scales(raw, trainer.loss_weights(alpha))
+    assert scales[[0, 1, 3, 4]].tolist() == [4.0, 10.0, 30.0, 40.0]
+    assert valid.tolist() == [True, True, False, True, True]
+    plain = Trainer(tiny_config(photo_dir, style_images[:1], tmp_path / "p", steps=2))
+    assert plain.batch_scales(raw, plain.loss_weights(alpha))[0].tolist() == raw.mean(0).tolist()
+    trainer.fit()
+    assert torch.isfinite(trainer.normalizer.ema).all() and (trainer.normalizer.ema > 0).all()

@@ -46,6 +46,7 @@ class TrainConfig:
     alpha_repeat: int = 1  # show each crop this many times per batch, each with its own α
     tv_weight: float = 0.0
     ema_decay: float = 0.99
+    loss_norm: str = "plain"  # plain: batch mean | weighted: scale each layer where it is asked for
     # optimisation
     steps: int = 40000
     batch_size: int = 4
@@ -146,6 +147,8 @@ class TrainConfig:
             raise UserError(f"crop_size {self.crop_size} is too small for VGG; use at least 16")
         if self.scale_jitter < 1.0:
             raise UserError("scale_jitter must be ≥ 1 (1 disables it)")
+        if self.loss_norm not in ("plain", "weighted"):
+            raise UserError(f"unknown loss_norm {self.loss_norm!r}; choose plain or weighted")
         if self.alpha_curve not in ("linear", "exp"):
             raise UserError(f"unknown alpha_curve {self.alpha_curve!r}; choose linear or exp")
         if self.alpha_curve == "exp" and self.alpha_range <= 1:

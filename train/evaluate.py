@@ -117,6 +117,10 @@ def alpha_control(model, vgg, images, style_grams, meta, style_index: int = 0,
     inp = layer_losses(vgg, images, images, cl, sl, g).mean(0).numpy()
     report["strength"] = {n: float(at_default[len(cl) + i] / inp[len(cl) + i])
                           for i, n in enumerate(sl)}
+    # ... and with every slider at its top: the strongest stylization the model offers.
+    at_max = mean_losses([1.0] * len(names))
+    report["strength_at_max"] = {n: float(at_max[len(cl) + i] / inp[len(cl) + i])
+                                 for i, n in enumerate(sl)}
     report["content_at_default"] = {n: float(at_default[i]) for i, n in enumerate(cl)}
     report["worst_rho"] = max(c["rho"] for c in report["components"].values())
     report["min_drop"] = min(c["drop"] for c in report["components"].values())

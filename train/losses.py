@@ -35,7 +35,8 @@ class LossNormalizer(nn.Module):
 
     After this every layer contributes on a comparable scale, so the weights alone set the balance.
     The averages are buffers, hence part of the checkpoint. Under DDP the batch means are averaged
-    over ranks first so that every rank normalises identically.
+    over ranks first so that every rank normalises identically. A layer whose batch carried no
+    weight (`valid` false) keeps its average.
     """
 
     def __init__(self, num_layers: int, decay: float = 0.99):
@@ -45,18 +46,32 @@ class LossNormalizer(nn.Module):
         self.register_buffer("initialized", torch.zeros((), dtype=torch.bool))
 
     @torch.no_grad()
-    def update(self, batch_means: torch.Tensor) -> None:
+    def update(self, batch_means: torch.Tensor, valid: torch.Tensor | None = None) -> None:
         batch_means = batch_means.detach().float()
-        if not bool(self.initialized):
-            self.ema.copy_(batch_means)
-            self.initialized.fill_(True)
-        else:
-            self.ema.mul_(self.decay).add_(batch_means, alpha=1.0 - self.decay)
+        valid = torch.ones_like(batch_means, dtype=torch.bool) if valid is None else valid
+        fresh = valid & (self.ema == 0) & ~self.initialized  # a layer's first batch sets it
+        blended = self.ema * self.decay + batch_means * (1.0 - self.decay)
+        self.ema.copy_(torch.where(fresh, batch_means, torch.where(valid, blended, self.ema)))
+        self.initialized.fill_(bool(self.initialized) or bool((self.ema != 0).all()))
 
     def forward(self, losses: torch.Tensor) -> torch.Tensor:
         """losses: N×L raw per-example per-layer losses → N×L normalised (EMA must be updated)."""
         ema = self.ema.clamp_min(1e-12)
         return losses * (ema.sum() / ema)
+
+
+def reference_weights(weights: torch.Tensor, num_content: int) -> torch.Tensor:
+    """How much each example counts towards a layer's loss scale under `loss_norm=weighted`.
+
+    A style layer's scale is taken where that layer is asked for (its own weight); a content
+    layer's where the example is asked to be stylized at all (its mean style weight). So the
+    α = 0 corner, whose output is the photo, no longer inflates the style scales and deflates the
+    content scale, which would weaken the style at every α. With every α equal (the α-free
+    baseline) this is the plain batch mean.
+    """
+    style = weights[:, num_content:]
+    content = style.mean(1, keepdim=True).expand(-1, num_content)
+    return torch.cat([content, style], dim=1)
 
 
 def weighted_total(normalised: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:

@@ -58,7 +58,9 @@ class TransformSpec:
     reflect: bool = True  # reflection padding (the paper) or zero padding inside the conv
     out_upsample: int = 1  # the out conv may itself follow a nearest-neighbour upsampling
     margin: int = 0  # reflect-pad the input by this much and crop it off the output: zero
-    #                  padding inside then leaves no dark frame at the borders
+    #                  padding inside then leaves no dark frame at the borders (the fast preset
+    #                  showed a 1–3 px coloured frame at 8; 16 is clean, for 6 % more pixels at
+    #                  640×480)
 
     @property
     def stride(self) -> int:
@@ -92,7 +94,7 @@ PRESETS: dict[str, Preset] = {
     ),
     "fast": Preset(
         TransformSpec(stem=((16, 3, 2), (32, 3, 2)), body_channels=32, body_blocks=5,
-                      up=((16, 3, 2),), out_kernel=3, reflect=False, out_upsample=2, margin=8),
+                      up=((16, 3, 2),), out_kernel=3, reflect=False, out_upsample=2, margin=16),
         ConditionerSpec(width=256, depth=1, init="default"),
         "CPU real time: strided stem to 1/4 resolution, 5 residual blocks of 32, zero padding, "
         "one conv at full resolution, small Λ (26 fps at 640×480 on 2 cores, ONNX Runtime).",

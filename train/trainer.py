@@ -29,7 +29,8 @@ from train.alpha import content_factor, sample_alpha, sample_styles, style_weigh
 from train.config import TrainConfig
 from train.data import ContentCrops, center_crop, load_style
 from train.evaluate import style_grams_for
-from train.losses import LossNormalizer, content_loss, style_loss, total_variation, weighted_total
+from train.losses import (LossNormalizer, content_loss, reference_weights, style_loss,
+                          total_variation, weighted_total)
 from train.model import PRESETS, ConditionerSpec, StyleNet
 from train.sheet import sample_sheet
 from train.vgg import VGG19
@@ -276,6 +277,17 @@ class Trainer:
         raw += [style_loss(fy[n], self.style_grams[n][styles]) for n in cfg.style_layers]
         return torch.stack(raw, dim=1), y
 
+    def batch_scales(self, raw: torch.Tensor, weights: torch.Tensor):
+        """This batch's per-layer loss scale for the normaliser (averaged over DDP ranks)."""
+        if self.cfg.loss_norm == "weighted":
+            ref = reference_weights(weights, len(self.cfg.content_layers))
+        else:
+            ref = torch.ones_like(raw)
+        sums = torch.stack([(raw * ref).sum(0), ref.sum(0)])
+        if self.world > 1:
+            dist.all_reduce(sums)
+        return sums[0] / sums[1].clamp_min(1e-12), sums[1] > 0
+
     def train_step(self, x: torch.Tensor) -> dict:
         if self.cfg.alpha_repeat > 1:  # same crops under different α: the α effect stands out
             x = x.repeat(self.cfg.alpha_repeat, 1, 1, 1)
@@ -289,13 +301,10 @@ class Trainer:
         with autocast:
             raw, y = self.losses(x, alpha, styles)
         raw = raw.float()
-        means = raw.detach().mean(0)
-        if self.world > 1:
-            dist.all_reduce(means)
-            means /= self.world
-        self.normalizer.update(means)
+        weights = self.loss_weights(alpha)
+        self.normalizer.update(*self.batch_scales(raw.detach(), weights))
         norm = self.normalizer(raw)
-        loss = weighted_total(norm, self.loss_weights(alpha))
+        loss = weighted_total(norm, weights)
         if self.cfg.tv_weight > 0:
             loss = loss + self.cfg.tv_weight * total_variation(y.float()).mean()
         self.optimizer.zero_grad(set_to_none=True)
@@ -306,7 +315,7 @@ class Trainer:
         if not math.isfinite(loss.item()):
             raise UserError(f"the loss became {loss.item()} at step {self.step}: "
                             "lower --lr or resume from an earlier checkpoint")
-        return {"loss": loss.item(), "raw": dict(zip(self.layers, means.tolist())),
+        return {"loss": loss.item(), "raw": dict(zip(self.layers, raw.detach().mean(0).tolist())),
                 "ema": dict(zip(self.layers, self.normalizer.ema.tolist()))}
 
     def write_sheet(self) -> Path | None:

@@ -4,8 +4,14 @@ import numpy as np
 import torch
 
 from train.alpha import sample_alpha
-from train.losses import (LossNormalizer, content_loss, gram, reference_weights, style_loss,
-                          weighted_total)
+from train.losses import (
+    LossNormalizer,
+    content_loss,
+    gram,
+    reference_weights,
+    style_loss,
+    weighted_total,
+)
 
 
 def test_gram_is_normalised_by_chw():

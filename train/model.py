@@ -97,7 +97,7 @@ PRESETS: dict[str, Preset] = {
                       up=((16, 3, 2),), out_kernel=3, reflect=False, out_upsample=2, margin=16),
         ConditionerSpec(width=256, depth=1, init="default"),
         "CPU real time: strided stem to 1/4 resolution, 5 residual blocks of 32, zero padding, "
-        "one conv at full resolution, small Λ (26 fps at 640×480 on 2 cores, ONNX Runtime).",
+        "one conv at full resolution, small Λ (≈ 24 fps at 640×480 on 2 cores, ONNX Runtime).",
     ),
 }
 

@@ -29,8 +29,14 @@ from train.alpha import content_factor, sample_alpha, sample_styles, style_weigh
 from train.config import TrainConfig
 from train.data import ContentCrops, center_crop, load_style
 from train.evaluate import style_grams_for
-from train.losses import (LossNormalizer, content_loss, reference_weights, style_loss,
-                          total_variation, weighted_total)
+from train.losses import (
+    LossNormalizer,
+    content_loss,
+    reference_weights,
+    style_loss,
+    total_variation,
+    weighted_total,
+)
 from train.model import PRESETS, ConditionerSpec, StyleNet
 from train.sheet import sample_sheet
 from train.vgg import VGG19

@@ -38,6 +38,9 @@ def describe(model, meta: dict, *, opset: int, min_side: int) -> dict:
         # how a slider maps to its loss weight in training (linear, or exp over alpha_range)
         "alpha_curve": meta.get("alpha_curve", "linear"),
         "alpha_range": meta.get("alpha_range"),
+        # how the losses were normalised; `fixed` divides by these per style × layer sizes
+        "loss_norm": meta.get("loss_norm", "plain"),
+        "loss_scales": meta.get("loss_scales"),
         "preset": meta["preset"],
         "width": model.width,
         "train_size": meta["train_size"],

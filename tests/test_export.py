@@ -155,7 +155,9 @@ def test_metadata_round_trip(fast, fast_ckpt):
     assert [a["range"] for a in info["alpha"]] == meta["alpha_ranges"]
     assert {(a["kind"], a["layer"]) for a in info["alpha"]} == {
         ("style", n) for n in meta["style_layers"]}
-    for key in ("style_names", "content_layers", "style_layers", "preset", "train_size"):
+    assert info["loss_norm"] == "fixed" and len(info["loss_scales"][0]) == 5
+    for key in ("style_names", "content_layers", "style_layers", "preset", "train_size",
+                "loss_norm", "loss_scales"):
         assert info[key] == meta[key], key
     assert info["version"] and info["precision"] == "fp32" and info["opset"] == 18
     assert info["graph_sha256"] == graph_hash(onnx.load(fast[1]))

@@ -8,6 +8,7 @@ from train.losses import (
     LossNormalizer,
     content_loss,
     gram,
+    reference_scales,
     reference_weights,
     style_loss,
     weighted_total,
@@ -60,6 +61,18 @@ def test_reference_weights_count_each_layer_where_it_is_asked_for():
     assert ref.tolist() == [[0.0, 0.0, 0.0, 0.0, 0.0], [0.5, 1.0, 0.0, 0.5, 0.5]]
     same = torch.full((3, 5), 0.5)
     assert torch.equal(reference_weights(same, 1), same)  # α-free: the plain batch mean
+
+
+def test_reference_scales_measure_photo_and_painting():
+    """Style size: the photos' own style loss; content size: painting crops against photos."""
+    def features(x, layers=None):  # a stand-in loss network: the pixels are every layer
+        return {n: x for n in (layers or ["c", "s"])}
+
+    photos = torch.zeros(2, 1, 2, 2)
+    painting = torch.full((2, 1, 2, 2), 3.0)
+    target = {"s": torch.full((1, 1, 1), 2.0)}
+    sizes = reference_scales(features, photos, painting, target, ["c"], ["s"])
+    assert sizes.tolist() == [9.0, 4.0]  # (3 − 0)², (gram 0 − 2)²
 
 
 def test_per_example_alpha_weighting():

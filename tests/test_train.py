@@ -125,7 +125,42 @@ def test_weighted_loss_norm_ignores_the_photo_corner(photo_dir, style_images, tm
     scales, valid = trainer.batch_scales(raw, trainer.loss_weights(alpha))
     assert scales[[0, 1, 3, 4]].tolist() == [4.0, 10.0, 30.0, 40.0]
     assert valid.tolist() == [True, True, False, True, True]
-    plain = Trainer(tiny_config(photo_dir, style_images[:1], tmp_path / "p", steps=2))
+    plain = Trainer(tiny_config(photo_dir, style_images[:1], tmp_path / "p", steps=2,
+                                loss_norm="plain"))
     assert plain.batch_scales(raw, plain.loss_weights(alpha))[0].tolist() == raw.mean(0).tolist()
     trainer.fit()
     assert torch.isfinite(trainer.normalizer.ema).all() and (trainer.normalizer.ema > 0).all()
+
+
+def test_fixed_loss_norm_measures_each_style_once(photo_dir, style_images, tmp_path):
+    """loss_norm=fixed: per-style sizes measured before step 1 divide the raw losses, and a
+    resumed run keeps them rather than measuring again."""
+    cfg = tiny_config(photo_dir, style_images, tmp_path, steps=2, loss_norm="fixed")
+    trainer = Trainer(cfg)
+    scales = trainer.ref_scales.clone()
+    assert scales.shape == (2, 5) and bool((scales > 0).all())
+    assert not torch.allclose(scales[0], scales[1])  # two paintings, two sets of sizes
+    trainer.fit()
+    assert torch.equal(trainer.ref_scales, scales)
+    resumed = Trainer(cfg.updated({"steps": 3}), resume=str(tmp_path / "checkpoints" / "last.pt"))
+    assert torch.equal(resumed.ref_scales, scales)
+    resumed.ref_scales.fill_(1.0)  # the loss is then the plain α-weighted raw sum
+    x = resumed.data[7]
+    alpha, styles = resumed.batch_conditioning(resumed.step, len(x))
+    with torch.no_grad():
+        raw, _ = resumed.losses(x, alpha, styles)
+    want = float((raw * resumed.loss_weights(alpha)).sum(1).mean())
+    got = resumed.train_step(x)["loss"]
+    assert abs(got - want) <= 1e-4 * abs(want)
+
+
+def test_random_crops_cover_small_paintings():
+    from train.data import random_crops
+
+    gen = torch.Generator().manual_seed(0)
+    image = torch.rand(1, 3, 20, 30)
+    crops = random_crops(image, 5, 8, gen)
+    assert crops.shape == (5, 3, 8, 8)
+    assert any(torch.equal(crops[0], image[0, :, t:t + 8, u:u + 8])
+               for t in range(13) for u in range(23))
+    assert random_crops(image, 2, 40, gen).shape == (2, 3, 40, 40)  # upscaled first

@@ -37,7 +37,7 @@ class TrainConfig:
     # loss
     content_layers: list = field(default_factory=lambda: ["relu2_2"])
     style_layers: list = field(default_factory=lambda: ["relu1_1", "relu2_1", "relu3_1", "relu4_1"])
-    content_weight: float = 1.0  # fixed weight of the content loss (normalised units)
+    content_weight: float = 0.5  # fixed weight of the content loss (normalised units)
     alpha_content: bool = False  # also put the content layers into α
     alpha_default: list = field(default_factory=lambda: [0.5])  # one value, or one per component
     alpha_curve: str = "linear"  # slider → weight: linear (w = α) or exp (w = (r^α − 1)/(r − 1))
@@ -46,7 +46,9 @@ class TrainConfig:
     alpha_repeat: int = 1  # show each crop this many times per batch, each with its own α
     tv_weight: float = 0.0
     ema_decay: float = 0.99
-    loss_norm: str = "plain"  # plain: batch mean | weighted: scale each layer where it is asked for
+    # plain: running batch mean | weighted: scale each layer where it is asked for |
+    # fixed: sizes measured once on photo vs painting (train.losses.reference_scales)
+    loss_norm: str = "fixed"
     # optimisation
     steps: int = 40000
     batch_size: int = 4
@@ -147,8 +149,9 @@ class TrainConfig:
             raise UserError(f"crop_size {self.crop_size} is too small for VGG; use at least 16")
         if self.scale_jitter < 1.0:
             raise UserError("scale_jitter must be ≥ 1 (1 disables it)")
-        if self.loss_norm not in ("plain", "weighted"):
-            raise UserError(f"unknown loss_norm {self.loss_norm!r}; choose plain or weighted")
+        if self.loss_norm not in ("plain", "weighted", "fixed"):
+            raise UserError(f"unknown loss_norm {self.loss_norm!r}; choose plain, weighted or "
+                            "fixed")
         if self.alpha_curve not in ("linear", "exp"):
             raise UserError(f"unknown alpha_curve {self.alpha_curve!r}; choose linear or exp")
         if self.alpha_curve == "exp" and self.alpha_range <= 1:

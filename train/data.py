@@ -63,6 +63,20 @@ def center_crop(path, size: int) -> torch.Tensor:
     return to_tensor(im)
 
 
+def random_crops(image: torch.Tensor, n: int, size: int, gen: torch.Generator) -> torch.Tensor:
+    """n random size×size crops of a 1×3×H×W image (upscaled first if it is smaller)."""
+    h, w = image.shape[-2:]
+    if min(h, w) < size:
+        f = size / min(h, w)
+        image = torch.nn.functional.interpolate(image, (max(size, round(h * f)),
+                                                        max(size, round(w * f))),
+                                                mode="bilinear", align_corners=False)
+        h, w = image.shape[-2:]
+    tops = torch.randint(0, h - size + 1, (n,), generator=gen).tolist()
+    lefts = torch.randint(0, w - size + 1, (n,), generator=gen).tolist()
+    return torch.cat([image[..., t:t + size, left:left + size] for t, left in zip(tops, lefts)])
+
+
 class ContentCrops(torch.utils.data.Dataset):
     """Index = training step; item = that step's batch of random crops (B×3×S×S in [0, 1])."""
 

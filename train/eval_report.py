@@ -530,6 +530,8 @@ def eval_command(model, out, force, images, styles, style_images, style_size, ch
         if video and not video_path.is_file():
             raise UserError(f"video not found: {video_path}")
     ema = None
+    # a `fixed` model carries its per style × layer divisors; the others' EMA is in the checkpoint
+    fixed = np.array(meta["loss_scales"]) if meta.get("loss_norm") == "fixed" else None
     if checkpoint:
         ema = ckpt_io.load(checkpoint)["normalizer"]["ema"].numpy()
         if len(ema) != len(meta["content_layers"]) + len(meta["style_layers"]):
@@ -556,6 +558,7 @@ def eval_command(model, out, force, images, styles, style_images, style_size, ch
                         "alpha_defaults": engine.alpha_defaults.tolist(),
                         "alpha_curve": meta.get("alpha_curve", "linear"),
                         "content_weight": meta.get("content_weight"),
+                        "loss_norm": meta.get("loss_norm", "plain"),
                         "graph_sha256": meta.get("graph_sha256")},
               "engine": engine.describe(), "settings": settings,
               "inputs": {"images": str(folder), "num_images": len(used),
@@ -602,7 +605,11 @@ def eval_command(model, out, force, images, styles, style_images, style_size, ch
     estimate = normaliser_estimate(stylize, vgg, batch[:settings["diversity_images"]], grams,
                                    cmeta, measured, 2 * settings["random"], seed)
     report["normaliser_estimate"] = [float(v) for v in estimate]
-    if ema is not None:
+    if fixed is not None:
+        lbar = estimate  # not used for the quality ratio, kept for the report
+        report["normalisation_note"] = ("Each style's losses are divided by the fixed per-layer "
+                                        "sizes the model carries, as the trainer did.")
+    elif ema is not None:
         lbar = ema
         report["normalisation_note"] = (f"L̄ is the loss EMA of the training checkpoint "
                                         f"`{checkpoint}`, as the trainer used it.")
@@ -617,11 +624,14 @@ def eval_command(model, out, force, images, styles, style_images, style_size, ch
             "the trainer's own.")
     scale = lbar.sum() / np.clip(lbar, 1e-12, None)
     report["normaliser_lbar"] = [float(v) for v in lbar]
+    if fixed is not None:
+        report["loss_scales"] = {names[k]: [float(v) for v in fixed[k]] for k in measured}
     opt_batch, _ = load_images(folder, settings["opt_images"], settings["opt_size"])
     for k in measured:
         log(f"quality: {names[k]}: {settings['opt_steps']} optimisation steps on "
             f"{len(opt_batch)} image(s) at {settings['opt_size']} px")
-        q = quality(stylize, vgg, opt_batch, grams, cmeta, k, scale, settings["opt_steps"],
+        q = quality(stylize, vgg, opt_batch, grams, cmeta, k,
+                    scale if fixed is None else 1.0 / fixed[k], settings["opt_steps"],
                     settings["opt_lr"])
         y_net, y_opt = q.pop("_outputs")
         q["plot"] = f"quality{tag(k)}.png"

@@ -1,4 +1,4 @@
-"""Per-example content and style losses, their EMA normalisation and α weighting (DESIGN.md §1)."""
+"""Per-example content and style losses, their normalisation and α weighting (DESIGN.md §1)."""
 
 from __future__ import annotations
 
@@ -58,6 +58,25 @@ class LossNormalizer(nn.Module):
         """losses: N×L raw per-example per-layer losses → N×L normalised (EMA must be updated)."""
         ema = self.ema.clamp_min(1e-12)
         return losses * (ema.sum() / ema)
+
+
+@torch.no_grad()
+def reference_scales(vgg, photos: torch.Tensor, painting: torch.Tensor, target_grams: dict,
+                     content_layers: list, style_layers: list) -> torch.Tensor:
+    """Per-layer loss sizes for `loss_norm=fixed` (content layers first, then style): L.
+
+    A style layer's size is its loss on the photos themselves (the distance stylization has to
+    cover); a content layer's is the content loss of painting crops against the photos (the
+    distance a pure texture would stray). Both ends of the trade-off then weigh 1, the balance is
+    the same at every α and in every run, and the α-free baseline trained on it is like for like.
+    photos, painting: N×3×H×W in [0, 1]; target_grams: layer → 1×C×C of one style.
+    """
+    fp = vgg(photos)
+    fs = vgg(painting, content_layers)
+    sizes = [content_loss(fs[n], fp[n]).mean() for n in content_layers]
+    sizes += [style_loss(fp[n], target_grams[n].expand(len(photos), -1, -1)).mean()
+              for n in style_layers]
+    return torch.stack(sizes).clamp_min(1e-12)
 
 
 def reference_weights(weights: torch.Tensor, num_content: int) -> torch.Tensor:

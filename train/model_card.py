@@ -26,7 +26,8 @@ def render(report: dict, title: str, training: str, command: str) -> str:
              f"- **Network**: `{m['preset']}` preset, {m['size_mb']:.1f} MB ONNX, "
              f"trained at {m['train_size']} px",
              f"- **Training**: {training}",
-             f"- **Slider curve**: {m['alpha_curve']}; content weight {m['content_weight']}", "",
+             f"- **Slider curve**: {m['alpha_curve']}; content weight {m['content_weight']}, "
+             f"loss scales {m.get('loss_norm', 'plain')}", "",
              "| α component | default | raising it gives |", "|---|---|---|"]
     for name, default in zip(m["alpha_names"], m["alpha_defaults"]):
         kind, _, layer = name.partition(":")

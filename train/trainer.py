@@ -1,4 +1,4 @@
-"""The training loop: T and Λ trained end to end on α-weighted, EMA-normalised VGG losses.
+"""The training loop: T and Λ trained end to end on α-weighted, normalised VGG losses.
 
 Every batch and every α is a pure function of (seed, step, rank), and the checkpoint holds the
 model, Λ, optimiser, EMA state and step, so a run killed at any moment and resumed from its last
@@ -27,11 +27,12 @@ from rt_style.errors import UserError
 from train import checkpoint as ckpt_io
 from train.alpha import content_factor, sample_alpha, sample_styles, style_weight
 from train.config import TrainConfig
-from train.data import ContentCrops, center_crop, load_style
+from train.data import ContentCrops, center_crop, load_style, random_crops
 from train.evaluate import style_grams_for
 from train.losses import (
     LossNormalizer,
     content_loss,
+    reference_scales,
     reference_weights,
     style_loss,
     total_variation,
@@ -94,6 +95,8 @@ class Trainer:
         with torch.no_grad():  # style targets never change: compute their Grams once
             self.style_grams = style_grams_for(
                 self.vgg, [s.to(self.device) for s in self.style_images], cfg.style_layers)
+        # loss_norm=fixed: each style's per-layer loss sizes, measured once (style × layer)
+        self.ref_scales = torch.zeros(len(cfg.styles), len(self.layers), device=self.device)
 
         self.channels_last = cfg.channels_last == "on" or (
             cfg.channels_last == "auto" and self.device.type == "cuda")
@@ -115,6 +118,8 @@ class Trainer:
             self._load(resume)
         elif cfg.init:
             self._init_from(cfg.init)
+        if cfg.loss_norm == "fixed" and not bool((self.ref_scales > 0).all()):
+            self._measure_scales()
         self.net = self.model
         if self.world > 1:
             ids = [self.device.index] if self.device.type == "cuda" else None
@@ -168,6 +173,8 @@ class Trainer:
             "content_weight": cfg.content_weight,
             "alpha_curve": cfg.alpha_curve,
             "alpha_range": cfg.alpha_range,
+            "loss_norm": cfg.loss_norm,  # with `fixed`, the divisors (style × layer) travel along
+            "loss_scales": self.ref_scales.tolist() if cfg.loss_norm == "fixed" else None,
             "preset": cfg.preset,
             "train_size": cfg.crop_size,
             "steps": self.step,
@@ -187,6 +194,7 @@ class Trainer:
             "meta": self.meta,
             "model": self.model.state_dict(),
             "normalizer": self.normalizer.state_dict(),
+            "ref_scales": self.ref_scales,
             "optimizer": self.optimizer.state_dict(),
             "scaler": self.scaler.state_dict(),
             "rng": rng,
@@ -206,6 +214,8 @@ class Trainer:
                             "(preset, width, α or styles changed): resume with the saved config")
         self.model.load_state_dict(ck["model"])
         self.normalizer.load_state_dict(ck["normalizer"])
+        if "ref_scales" in ck:  # older checkpoints have none: measured afresh if needed
+            self.ref_scales.copy_(ck["ref_scales"])
         self.optimizer.load_state_dict(ck["optimizer"])
         self.scaler.load_state_dict(ck["scaler"])
         torch.set_rng_state(ck["rng"]["torch"])
@@ -248,6 +258,28 @@ class Trainer:
         ckpt_io.write_text_atomic(path, "".join(ln + "\n" for ln in keep))
 
     # ------------------------------------------------------------------------------ training
+    @torch.no_grad()
+    def _measure_scales(self, batches: int = 8) -> None:
+        """loss_norm=fixed: every style's per-layer loss sizes, once, from the first training
+        batches and random crops of the painting (identical on every rank)."""
+        cfg = self.cfg
+        gen = torch.Generator().manual_seed(cfg.seed)
+        for k, painting in enumerate(self.style_images):
+            grams = {n: self.style_grams[n][k:k + 1] for n in cfg.style_layers}
+            sizes = []
+            for i in range(batches):
+                photos = self.data[i].to(self.device)
+                crops = random_crops(painting, len(photos), photos.shape[-1], gen).to(self.device)
+                sizes.append(reference_scales(self.vgg, photos, crops, grams,
+                                              cfg.content_layers, cfg.style_layers))
+            self.ref_scales[k] = torch.stack(sizes).mean(0)
+        if self.world > 1:
+            dist.all_reduce(self.ref_scales)
+            self.ref_scales /= self.world
+        for name, row in zip(self.style_names, self.ref_scales.tolist()):
+            self.log(f"fixed loss scales for {name}: " + ", ".join(
+                f"{n} {v:.3g}" for n, v in zip(self.layers, row)))
+
     def batch_conditioning(self, step: int, n: int):
         """α (n×A) and style indices (n) for one step: a pure function of (seed, step, rank)."""
         rng = np.random.default_rng([self.cfg.seed, step, self.rank, 1])
@@ -308,8 +340,11 @@ class Trainer:
             raw, y = self.losses(x, alpha, styles)
         raw = raw.float()
         weights = self.loss_weights(alpha)
-        self.normalizer.update(*self.batch_scales(raw.detach(), weights))
-        norm = self.normalizer(raw)
+        self.normalizer.update(*self.batch_scales(raw.detach(), weights))  # also logged
+        if self.cfg.loss_norm == "fixed":
+            norm = raw / self.ref_scales[styles]
+        else:
+            norm = self.normalizer(raw)
         loss = weighted_total(norm, weights)
         if self.cfg.tv_weight > 0:
             loss = loss + self.cfg.tv_weight * total_variation(y.float()).mean()

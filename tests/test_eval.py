@@ -95,10 +95,10 @@ def test_quick_report_single_style(tiny_onnx, eval_images, style_images, clip, t
     d = r["diversity"]["style0"]
     assert d["pixel_distance"] >= 0 and d["vgg_distance"] >= 0
     assert d["pixel_distance_default_vs_input"] > 0
-    assert r["normaliser_lbar"] == r["normaliser_estimate"] and min(r["normaliser_lbar"]) > 0
-    # a `fixed` model's quality ratio divides by the sizes it carries, as its training did
+    # a `fixed` model's quality ratio divides by the sizes it carries: no L̄ to estimate
     carried = load_engine(tiny_onnx).meta["loss_scales"][0]
     assert r["model"]["loss_norm"] == "fixed" and r["loss_scales"]["style0"] == carried
+    assert "normaliser_estimate" not in r and "carries" in r["normalisation_note"]
     q = r["quality"]["style0"]
     assert q["ratio"] > 0 and len(q["history"]) == 5
     assert q["ratio"] == pytest.approx(np.mean(q["network"]) / np.mean(q["optimised"]))

@@ -165,13 +165,3 @@ def test_random_crops_cover_small_paintings():
                for t in range(13) for u in range(23))
     assert random_crops(image, 2, 40, gen).shape == (2, 3, 40, 40)  # upscaled first
 
-
-def test_older_checkpoint_meta_is_completed_from_the_run(trained, tmp_path):
-    """A checkpoint whose meta predates the loss-scale fields still exports its fixed sizes."""
-    ck = ckpt_io.load(trained["out"] / "checkpoints" / "last.pt")
-    for key in ("loss_norm", "loss_scales"):
-        del ck["meta"][key]
-    ckpt_io.save_atomic(ck, tmp_path / "old.pt")
-    _, meta = ckpt_io.load_model(tmp_path / "old.pt")
-    assert meta["loss_norm"] == "fixed"
-    assert meta["loss_scales"] == ck["ref_scales"].tolist()

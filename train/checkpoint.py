@@ -65,9 +65,4 @@ def load_model(path):
     ckpt = load(path)
     model = StyleNet.from_architecture(ckpt["architecture"])
     model.load_state_dict(ckpt["model"])
-    meta = dict(ckpt["meta"])
-    if "loss_norm" not in meta:  # written before the meta recorded it: complete from the run
-        meta["loss_norm"] = ckpt["config"].get("loss_norm", "plain")
-        fixed = meta["loss_norm"] == "fixed" and "ref_scales" in ckpt
-        meta["loss_scales"] = ckpt["ref_scales"].tolist() if fixed else None
-    return model.eval(), meta
+    return model.eval(), ckpt["meta"]

@@ -602,36 +602,35 @@ def eval_command(model, out, force, images, styles, style_images, style_size, ch
         report["diversity"][names[k]] = d
 
     lap("diversity")
-    estimate = normaliser_estimate(stylize, vgg, batch[:settings["diversity_images"]], grams,
-                                   cmeta, measured, 2 * settings["random"], seed)
-    report["normaliser_estimate"] = [float(v) for v in estimate]
-    if fixed is not None:
-        lbar = estimate  # not used for the quality ratio, kept for the report
+    if fixed is not None:  # the training divisors themselves: nothing to estimate
+        scales = {k: 1.0 / fixed[k] for k in measured}
+        report["loss_scales"] = {names[k]: fixed[k].tolist() for k in measured}
         report["normalisation_note"] = ("Each style's losses are divided by the fixed per-layer "
                                         "sizes the model carries, as the trainer did.")
-    elif ema is not None:
-        lbar = ema
-        report["normalisation_note"] = (f"L̄ is the loss EMA of the training checkpoint "
-                                        f"`{checkpoint}`, as the trainer used it.")
     else:
-        lbar = estimate
-        report["normalisation_note"] = (
-            "The ONNX model does not carry the trainer's loss EMA L̄, so L̄ is estimated as what "
-            "the EMA tracks in training: the network's mean raw per-layer losses, here on "
-            f"{min(settings['diversity_images'], len(batch))} image(s) under "
-            f"{2 * settings['random']} α each drawn as the trainer draws them by default "
-            "(a quarter each uniform, all zeros, one-hot, all ones); pass --checkpoint to use "
-            "the trainer's own.")
-    scale = lbar.sum() / np.clip(lbar, 1e-12, None)
-    report["normaliser_lbar"] = [float(v) for v in lbar]
-    if fixed is not None:
-        report["loss_scales"] = {names[k]: [float(v) for v in fixed[k]] for k in measured}
+        estimate = normaliser_estimate(stylize, vgg, batch[:settings["diversity_images"]],
+                                       grams, cmeta, measured, 2 * settings["random"], seed)
+        report["normaliser_estimate"] = [float(v) for v in estimate]
+        if ema is not None:
+            lbar = ema
+            report["normalisation_note"] = (f"L̄ is the loss EMA of the training checkpoint "
+                                            f"`{checkpoint}`, as the trainer used it.")
+        else:
+            lbar = estimate
+            report["normalisation_note"] = (
+                "The ONNX model does not carry the trainer's loss EMA L̄, so L̄ is estimated as "
+                "what the EMA tracks in training: the network's mean raw per-layer losses, here "
+                f"on {min(settings['diversity_images'], len(batch))} image(s) under "
+                f"{2 * settings['random']} α each drawn as the trainer draws them by default "
+                "(a quarter each uniform, all zeros, one-hot, all ones); pass --checkpoint to "
+                "use the trainer's own.")
+        report["normaliser_lbar"] = [float(v) for v in lbar]
+        scales = dict.fromkeys(measured, lbar.sum() / np.clip(lbar, 1e-12, None))
     opt_batch, _ = load_images(folder, settings["opt_images"], settings["opt_size"])
     for k in measured:
         log(f"quality: {names[k]}: {settings['opt_steps']} optimisation steps on "
             f"{len(opt_batch)} image(s) at {settings['opt_size']} px")
-        q = quality(stylize, vgg, opt_batch, grams, cmeta, k,
-                    scale if fixed is None else 1.0 / fixed[k], settings["opt_steps"],
+        q = quality(stylize, vgg, opt_batch, grams, cmeta, k, scales[k], settings["opt_steps"],
                     settings["opt_lr"])
         y_net, y_opt = q.pop("_outputs")
         q["plot"] = f"quality{tag(k)}.png"

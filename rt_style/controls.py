@@ -19,6 +19,9 @@ SPECIAL_KEYS = {
     2490368: "Up", 2621440: "Down", 2424832: "Left", 2555904: "Right",
     9: "Tab", 27: "Esc", 32: "space", 13: "Enter", 10: "Enter",
 }
+# Shift, Ctrl, Caps Lock, Alt, Super (X11 keysyms 0xFFE1-0xFFEE) and the ISO level shifts: a
+# window reports them on their own when one is held for '+' or '?', and they do nothing here.
+MODIFIER_KEYS = frozenset(range(0xFFE1, 0xFFEF)) | frozenset(range(0xFE01, 0xFE14))
 
 HELP = (
     ("1-9", "select an α component"),
@@ -38,8 +41,8 @@ HELP = (
 
 
 def key_name(code: int) -> str | None:
-    """A readable name for a cv2.waitKeyEx code, None for 'no key'."""
-    if code < 0:
+    """A readable name for a cv2.waitKeyEx code, None for 'no key' or a lone modifier."""
+    if code < 0 or code in MODIFIER_KEYS:
         return None
     if code in SPECIAL_KEYS:
         return SPECIAL_KEYS[code]

@@ -402,8 +402,10 @@ def test_controls_keys_without_a_window():
     assert c.state()["flags"] == {"walk": False, "split": True, "hud": False, "frozen": True,
                                   "help": True}
     assert c.press("s", 0) == "snapshot" and c.press("Esc", 0) == "quit"
-    assert [key_name(k) for k in (65362, 65364, 65361, 65363, 9, 27, 32, 113, -1)] == [
-        "Up", "Down", "Left", "Right", "Tab", "Esc", "space", "q", None]
+    assert [key_name(k) for k in (65362, 65364, 65361, 65363, 9, 27, 32, 113, 43, -1)] == [
+        "Up", "Down", "Left", "Right", "Tab", "Esc", "space", "q", "+", None]
+    # Shift (held for '+'), Ctrl, Alt: a lone modifier is no key press
+    assert [key_name(k) for k in (65505, 65506, 65507, 65513)] == [None] * 4
 
 
 def test_capture_thread_stops_promptly(clip):

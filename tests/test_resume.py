@@ -24,10 +24,11 @@ def losses(out):
     return {r["step"]: r["loss"] for r in rows}
 
 
-def start(args):
+def start(args, **popen):
     env = dict(os.environ, TQDM_DISABLE="1")
     return subprocess.Popen([sys.executable, "-m", "rt_style.cli", *map(str, args)], cwd=ROOT,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            **popen)
 
 
 def wait_for_step(proc, out, step, timeout=120):
@@ -75,6 +76,21 @@ def test_ctrl_c_saves_a_checkpoint_at_the_current_step(photo_dir, style_images, 
     ck = torch.load(tmp_path / "checkpoints" / "last.pt", weights_only=True)
     assert ck["step"] == max(losses(tmp_path))
     assert "continue with --resume" in err
+
+
+def test_sigterm_to_the_process_group_still_saves_a_checkpoint(photo_dir, style_images,
+                                                               tmp_path):
+    """`kill -- -PGID` (or a service manager) also hits the data loader's worker processes."""
+    args = train_args(photo_dir, style_images[0], tmp_path, 10_000)
+    args[args.index("--workers") + 1] = 1
+    proc = start(args, start_new_session=True)
+    wait_for_step(proc, tmp_path, 3)
+    os.killpg(proc.pid, signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "killed by signal" not in err
+    ck = torch.load(tmp_path / "checkpoints" / "last.pt", weights_only=True)
+    assert ck["step"] == max(losses(tmp_path))
 
 
 def test_resume_refuses_to_change_the_network(photo_dir, style_images, tmp_path):

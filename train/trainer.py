@@ -57,8 +57,11 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _ignore_sigint(_worker_id):
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process decides when to stop
+def _ignore_stop_signals(_worker_id):
+    """Ctrl-C and a kill of the whole process group reach the loader workers too; the main
+    process decides when to stop (after a checkpoint), and the workers end with it."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
 
 
 class Trainer:
@@ -393,7 +396,7 @@ class Trainer:
             ckpt_io.write_text_atomic(self.out / "config.toml", cfg.to_toml())
         loader = torch.utils.data.DataLoader(
             self.data, batch_size=None, sampler=range(self.step, cfg.steps),
-            num_workers=cfg.workers, worker_init_fn=_ignore_sigint if cfg.workers else None,
+            num_workers=cfg.workers, worker_init_fn=_ignore_stop_signals if cfg.workers else None,
             pin_memory=self.device.type == "cuda", persistent_workers=False)
         old = {s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
         quiet = {} if self.is_main else {"disable": True}  # TQDM_DISABLE=1 silences rank 0 too

@@ -45,6 +45,7 @@ def describe(model, meta: dict, *, opset: int, min_side: int) -> dict:
         "width": model.width,
         "train_size": meta["train_size"],
         "steps": meta["steps"],
+        "init_steps": meta.get("init_steps") or 0,
         "trained_with": meta["version"],
         "version": __version__,
         "opset": opset,

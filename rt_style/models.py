@@ -111,6 +111,13 @@ def _num(v) -> str:
     return f"{float(v):g}"
 
 
+def steps_text(meta: dict) -> str:
+    """'N training steps at S px', counting the steps behind a warm start (--init) too."""
+    before = int(meta.get("init_steps") or 0)
+    text = f"{int(meta['steps']) + before} training steps at {meta.get('train_size', '?')} px"
+    return f"{text} ({before} of them before a warm start)" if before else text
+
+
 def describe_model(name: str, path: Path, is_default: bool) -> list[str]:
     """Lines for one model: heading, card, styles, one line per α component."""
     from rt_style.engine import load_engine  # onnxruntime only when listing
@@ -122,7 +129,7 @@ def describe_model(name: str, path: Path, is_default: bool) -> list[str]:
         return [head, f"  cannot be read: {e}"]
     facts = [f"{meta.get('preset', '?')} preset"]
     if meta.get("steps") is not None:
-        facts.append(f"{meta['steps']} training steps at {meta.get('train_size', '?')} px")
+        facts.append(steps_text(meta))
     if meta.get("alpha_curve", "linear") != "linear":
         facts.append(f"{meta['alpha_curve']} slider curve")
     lines = [f"{head}, {', '.join(facts)}"]

@@ -107,6 +107,19 @@ def test_init_adds_styles_to_a_trained_model(trained, photo_dir, style_images, t
     assert trainer.step == 0
 
 
+def test_init_counts_the_steps_behind_the_warm_start(trained, photo_dir, style_images, tmp_path):
+    from rt_style.models import steps_text
+
+    behind = ckpt_io.load(trained["out"])["step"]
+    cfg = tiny_config(photo_dir, style_images[:1], tmp_path, steps=1, init=str(trained["out"]))
+    Trainer(cfg).fit()
+    _, meta = ckpt_io.load_model(tmp_path)
+    assert (meta["steps"], meta["init_steps"]) == (1, behind)
+    assert Trainer(cfg.updated({"steps": 2}), resume=str(tmp_path)).init_steps == behind
+    assert steps_text(meta) == (f"{behind + 1} training steps at {cfg.crop_size} px "
+                                f"({behind} of them before a warm start)")
+
+
 def test_init_rejects_another_preset(trained, photo_dir, style_images, tmp_path):
     from rt_style.errors import UserError
 

@@ -346,7 +346,8 @@ def write_markdown(r: dict) -> str:
     m = r["model"]
     s = r["settings"]
     out = [f"# Evaluation of `{m['file']}`", ""]
-    out += [f"- model: {m['preset']} preset, {m['steps']} training steps at {m['train_size']} px, "
+    steps = models.steps_text(m) if m.get("steps") is not None else "unknown training steps"
+    out += [f"- model: {m['preset']} preset, {steps}, "
             f"{m['size_mb']:.1f} MB, α: {', '.join(short_name(n) for n in m['alpha_names'])} "
             f"(defaults {', '.join(_f(v, '.2f') for v in m['alpha_defaults'])}), slider curve "
             f"{m['alpha_curve']}",
@@ -552,7 +553,8 @@ def eval_command(model, out, force, images, styles, style_images, style_size, ch
                                 cmeta["style_layers"])
     stylize = EngineStylizer(engine)
     report = {"model": {"file": path.name, "path": str(path), "preset": meta.get("preset"),
-                        "steps": meta.get("steps"), "train_size": meta.get("train_size"),
+                        "steps": meta.get("steps"), "init_steps": meta.get("init_steps"),
+                        "train_size": meta.get("train_size"),
                         "size_mb": path.stat().st_size / 1e6, "style_names": names,
                         "alpha_names": engine.alpha_names,
                         "alpha_defaults": engine.alpha_defaults.tolist(),

@@ -64,6 +64,11 @@ def _ignore_stop_signals(_worker_id):
         signal.signal(sig, signal.SIG_IGN)
 
 
+def steps_behind(ck: dict) -> int:
+    """Training steps a checkpoint embodies: its own and those of its warm starts."""
+    return int(ck["step"]) + int(ck["meta"].get("init_steps") or 0)
+
+
 class Trainer:
     def __init__(self, cfg: TrainConfig, resume: str | None = None, log=None):
         self.cfg = cfg.validate()
@@ -116,7 +121,7 @@ class Trainer:
         if cfg.amp and self.device.type == "cuda":
             self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
-        self.step = 0
+        self.step = self.init_steps = 0
         if resume is not None:
             self._load(resume)
         elif cfg.init:
@@ -181,6 +186,7 @@ class Trainer:
             "preset": cfg.preset,
             "train_size": cfg.crop_size,
             "steps": self.step,
+            "init_steps": self.init_steps,  # the steps behind a --init warm start
             "version": __version__,
         }
 
@@ -225,6 +231,10 @@ class Trainer:
         if "cuda" in ck["rng"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(ck["rng"]["cuda"])
         self.step = int(ck["step"])
+        self.init_steps = ck["meta"].get("init_steps")
+        if self.init_steps is None:  # saved before the count was kept: ask the --init run
+            init = self.cfg.init and Path(self.cfg.init)
+            self.init_steps = steps_behind(ckpt_io.load(init)) if init and init.exists() else 0
         if self.is_main:
             self._truncate_metrics(self.step)
         self.log(f"resumed from {path} at step {self.step}")
@@ -234,6 +244,7 @@ class Trainer:
         differs (Λ's input grows when styles are added) the overlap is copied and the rest is
         zeroed, so the new inputs start with no effect and the old behaviour is kept."""
         ck = ckpt_io.load(path)
+        self.init_steps = steps_behind(ck)
         src, state = ck["model"], self.model.state_dict()
         arch, mine = ck["architecture"], self.model.architecture()
         if any(arch[k] != mine[k] for k in ("preset", "width", "conditioner")):

@@ -75,10 +75,13 @@ def _build(onnx_path, o) -> None:
                                                 "onnxslim).")
 @click.option("--tolerance", default=1, show_default=True, type=click.IntRange(0),
               help="Largest accepted ONNX Runtime vs PyTorch difference, in 0–255 units.")
+@click.option("--alpha-default", metavar="v,v,…|name=v,…",
+              help="Where the sliders start in the exported model (default: the run's "
+                   "--alpha-default).")
 @click.option("--trt", is_flag=True, help="Also build a TensorRT engine (NVIDIA GPU + tensorrt).")
 @trt_options
 def export_command(checkpoint, output, opset, fp16, int8_dir, calib_count, bench_runs, simplify,
-                   tolerance, trt, **trt_opts):
+                   tolerance, alpha_default, trt, **trt_opts):
     """Export a checkpoint to ONNX (uint8 BGR frames and α in, uint8 BGR out), validated
     against PyTorch.
 
@@ -95,7 +98,8 @@ def export_command(checkpoint, output, opset, fp16, int8_dir, calib_count, bench
                         "pip install 'rtstyle[train,export]' torch==2.13.0") from None
     result = export_checkpoint(checkpoint, output, opset=opset, simplify_graph=simplify,
                                fp16=fp16, int8_dir=int8_dir, calib_count=calib_count,
-                               bench_runs=bench_runs, tolerance=tolerance, log=click.echo)
+                               bench_runs=bench_runs, tolerance=tolerance, log=click.echo,
+                               alpha_default=alpha_default)
     if result.trt_problems:
         click.echo("note: TensorRT 10 would reject this graph: "
                    + "; ".join(result.trt_problems[:5]))

@@ -21,6 +21,7 @@ from export.atomic import write_bytes
 from export.contract import ContractModule
 from export.metadata import describe, embed, read
 from export.trt_check import trt_problems
+from rt_style.alpha import parse_alpha
 from rt_style.errors import UserError
 from train.model import min_reflect_side
 
@@ -113,16 +114,26 @@ class ExportResult:
 def export_checkpoint(checkpoint, out, *, opset: int = DEFAULT_OPSET, simplify_graph=False,
                       fp16=False, int8_dir=None, calib_count: int = 32, bench_runs: int = 20,
                       sizes=measure.DEFAULT_SIZES, tolerance: int = 1, log=print,
-                      optimize_graph: bool = True) -> ExportResult:
+                      optimize_graph: bool = True, alpha_default: str | None = None
+                      ) -> ExportResult:
     """Export, validate and write `out`; then the requested variants next to it.
 
     optimize_graph: apply export.optimize's exact rewrites (faster on ONNX Runtime's CPU).
+    alpha_default: where the sliders start in the shipped model ('v,v,…' or 'name=v,…'), in
+    place of the training run's; the network is trained on the whole α cube, so any point is
+    a valid start.
     """
     from train.checkpoint import load_model
 
     out = Path(out)
     simplify = simplifier() if simplify_graph else None
     model, meta = load_model(checkpoint)
+    if alpha_default is not None:
+        if "=" not in alpha_default and "," not in alpha_default:  # one value for every slider
+            alpha_default = ",".join([alpha_default.strip()] * len(meta["alpha_names"]))
+        start = parse_alpha(alpha_default, meta["alpha_names"], meta["alpha_defaults"],
+                            meta["alpha_ranges"], option="--alpha-default")
+        meta = {**meta, "alpha_defaults": [round(float(v), 6) for v in start]}
     module = ContractModule(model).eval()
     log(f"exporting {checkpoint} ({meta['preset']}, α: {', '.join(meta['alpha_names'])}, "
         f"styles: {', '.join(meta['style_names'])}) at opset {opset}")

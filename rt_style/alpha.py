@@ -18,7 +18,8 @@ def short_name(name: str) -> str:
     return name.split(":", 1)[-1]
 
 
-def parse_alpha(text: str, names: list[str], defaults, ranges=None) -> np.ndarray:
+def parse_alpha(text: str, names: list[str], defaults, ranges=None,
+                option: str = "--alpha") -> np.ndarray:
     """'0.2,0.8,0.5,0.5' (all components), or 'relu1_1=0.2,relu4_1=1' (others at defaults);
     checked against the components' ranges ([0, 1] when not given)."""
     alpha = np.array(defaults, np.float32)
@@ -37,7 +38,7 @@ def parse_alpha(text: str, names: list[str], defaults, ranges=None) -> np.ndarra
             alpha[i] = _number(value)
     elif parts and not any("=" in p for p in parts):
         if len(parts) != len(names):
-            raise UserError(f"--alpha has {len(parts)} values but the model has {len(names)} α "
+            raise UserError(f"{option} has {len(parts)} values but the model has {len(names)} α "
                             f"components ({', '.join(shorts)}): give {len(names)} "
                             "comma-separated values or name=value pairs")
         alpha[:] = [_number(p) for p in parts]

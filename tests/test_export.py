@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from export import measure
 from export.contract import ContractModule
-from export.metadata import graph_hash
+from export.metadata import graph_hash, read
 from export.onnx_export import export_checkpoint
 from export.trt_check import trt_problems
 from rt_style.cli import cli, main
@@ -261,6 +261,21 @@ def _cli_error(capsys, argv) -> str:
     assert exit_info.value.code == 2
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     return err
+
+
+def test_alpha_default_sets_where_the_sliders_start(fast_ckpt, tmp_path, capsys):
+    _, meta = load_model(fast_ckpt)
+    for text, want in (("0.25", [0.25] * 4), ("relu4_1=0.8", meta["alpha_defaults"][:3] + [0.8])):
+        path = tmp_path / "start.onnx"
+        export_checkpoint(fast_ckpt, path, sizes=PAPER_SIZES, log=lambda _: None,
+                          alpha_default=text)
+        assert [a["default"] for a in read(onnx.load(path))["alpha"]] == pytest.approx(want)
+    bad = tmp_path / "bad.onnx"
+    for text, message in (("2", "outside its range"), ("0.1,0.2", "--alpha-default has 2 values")):
+        err = _cli_error(capsys, ["export", str(fast_ckpt), "-o", str(bad),
+                                  "--alpha-default", text])
+        assert message in err
+    assert not bad.exists()
 
 
 def test_cli_missing_and_corrupt_checkpoints(tmp_path, capsys):

@@ -129,8 +129,6 @@ def export_checkpoint(checkpoint, out, *, opset: int = DEFAULT_OPSET, simplify_g
     simplify = simplifier() if simplify_graph else None
     model, meta = load_model(checkpoint)
     if alpha_default is not None:
-        if "=" not in alpha_default and "," not in alpha_default:  # one value for every slider
-            alpha_default = ",".join([alpha_default.strip()] * len(meta["alpha_names"]))
         start = parse_alpha(alpha_default, meta["alpha_names"], meta["alpha_defaults"],
                             meta["alpha_ranges"], option="--alpha-default")
         meta = {**meta, "alpha_defaults": [round(float(v), 6) for v in start]}

@@ -20,8 +20,8 @@ def short_name(name: str) -> str:
 
 def parse_alpha(text: str, names: list[str], defaults, ranges=None,
                 option: str = "--alpha") -> np.ndarray:
-    """'0.2,0.8,0.5,0.5' (all components), or 'relu1_1=0.2,relu4_1=1' (others at defaults);
-    checked against the components' ranges ([0, 1] when not given)."""
+    """'0.2,0.8,0.5,0.5' (all components), '0.3' (every component), or 'relu1_1=0.2,relu4_1=1'
+    (others at defaults); checked against the components' ranges ([0, 1] when not given)."""
     alpha = np.array(defaults, np.float32)
     parts = [p.strip() for p in str(text).split(",") if p.strip()]
     shorts = [short_name(n) for n in names]
@@ -37,10 +37,12 @@ def parse_alpha(text: str, names: list[str], defaults, ranges=None,
                                 f"{', '.join(shorts)}")
             alpha[i] = _number(value)
     elif parts and not any("=" in p for p in parts):
+        if len(parts) == 1:
+            parts = parts * len(names)
         if len(parts) != len(names):
             raise UserError(f"{option} has {len(parts)} values but the model has {len(names)} α "
-                            f"components ({', '.join(shorts)}): give {len(names)} "
-                            "comma-separated values or name=value pairs")
+                            f"components ({', '.join(shorts)}): give one value for all, "
+                            f"{len(names)} comma-separated values or name=value pairs")
         alpha[:] = [_number(p) for p in parts]
     else:
         raise UserError(f"cannot read α {text!r}: give v,v,… or name=value,…")

@@ -13,6 +13,7 @@ DEFAULTS = [0.5] * 4
 def test_parse_alpha_forms():
     assert parse_alpha("0,0.25,0.5,1", NAMES, DEFAULTS).tolist() == [0, 0.25, 0.5, 1]
     assert parse_alpha("relu4_1=1, style:relu1_1=0", NAMES, DEFAULTS).tolist() == [0, .5, .5, 1]
+    assert parse_alpha("0.25", NAMES, DEFAULTS).tolist() == [0.25] * 4  # one value sets all
 
 
 @pytest.mark.parametrize("text, msg", [("0.1,0.2", "has 2 values"), ("relu9_9=1", "unknown α"),

@@ -35,9 +35,12 @@ def describe(model, meta: dict, *, opset: int, min_side: int) -> dict:
         "content_layers": list(meta["content_layers"]),
         "style_layers": list(meta["style_layers"]),
         "content_weight": meta.get("content_weight"),
-        # how a slider maps to its loss weight in training (linear, or exp over alpha_range)
+        # how a slider maps to its loss weight in training (linear, or exp over alpha_range,
+        # reaching style_top at 1), and the weight of the pixel term that makes α = 0 the photo
         "alpha_curve": meta.get("alpha_curve", "linear"),
         "alpha_range": meta.get("alpha_range"),
+        "style_top": meta.get("style_top", 1.0),
+        "identity_weight": meta.get("identity_weight", 0.0),
         # how the losses were normalised; `fixed` divides by these per style × layer sizes
         "loss_norm": meta.get("loss_norm", "plain"),
         "loss_scales": meta.get("loss_scales"),

@@ -24,7 +24,7 @@ def test_width_multiplier_scales_channels():
 
 def test_default_init_conditioner_is_identity():
     m = StyleNet("fast", num_alpha=4)
-    gammas, betas = m.conditioner(torch.rand(3, 4))
+    gammas, betas, _ = m.conditioner(torch.rand(3, 4))
     assert all(torch.equal(g, torch.ones_like(g)) for g in gammas)
     assert all(torch.equal(b, torch.zeros_like(b)) for b in betas)
 

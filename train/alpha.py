@@ -42,12 +42,19 @@ def content_factor(alpha_c: np.ndarray | float):
     return CONTENT_FLOOR + (1.0 - CONTENT_FLOOR) * alpha_c
 
 
-def style_weight(alpha, curve: str = "linear", r: float = 100.0):
-    """Map style sliders in [0, 1] to loss weights. `exp` spreads the weights over two decades
-    (1/r … 1, and exactly 0 at α = 0), so one slider at 1 can dominate the others at the default,
-    the way users tune style weights by orders of magnitude."""
+def style_weight(alpha, curve: str = "linear", r: float = 100.0, top: float = 1.0):
+    """Map style sliders in [0, 1] to loss weights that reach `top` at α = 1. `exp` spreads the
+    weights over log10(r) decades (top/r … top, and exactly 0 at α = 0), so one slider at 1 can
+    dominate the others at the default, the way users tune style weights by orders of magnitude;
+    equal slider steps then make roughly equal visible steps."""
     if curve == "linear":
-        return alpha
+        return top * alpha
     if curve == "exp":
-        return (r ** alpha - 1.0) / (r - 1.0)
+        return top * (r ** alpha - 1.0) / (r - 1.0)
     raise ValueError(f"unknown alpha curve {curve!r}")
+
+
+def identity_factor(style_alpha):
+    """How much the photo itself is asked for: Π_k (1 − α_k)², 1 at α = 0 and ≈ 0 as soon as
+    any slider is well up (1/256 with four sliders at 0.5). Works on N×A tensors or arrays."""
+    return ((1.0 - style_alpha) ** 2).prod(-1)

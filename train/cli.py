@@ -55,9 +55,9 @@ def train_command(config_path, resume, **options):
     if resume is not None:
         resume_path = resume or cfg.updated({"out": given.get("out", cfg.out)}).out
         saved = ckpt_io.load(resume_path)["config"]
-        cfg = TrainConfig().updated(saved, source="the checkpoint")
+        cfg = TrainConfig.from_saved(saved)
         fixed = {"preset", "width", "styles", "style_layers", "content_layers", "alpha_content",
-                 "cond_width", "cond_depth", "cond_init"}
+                 "cond_width", "cond_depth", "cond_init", "input_skip"}
         changed = [k for k in given if k in fixed and cfg.updated({k: given[k]}) != cfg]
         if changed:
             raise UserError(f"cannot change {', '.join(changed)} when resuming: "

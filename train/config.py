@@ -15,6 +15,10 @@ from rt_style.errors import UserError
 
 ALPHA_SAMPLINGS = ("uniform", "extremes", "batch", "fixed")
 
+# Fields added after runs were already saved, with the value that reproduces those runs: a
+# checkpoint's config that lacks one means this, not today's default.
+LEGACY = {"input_skip": False, "style_top": 1.0, "identity_weight": 0.0}
+
 
 @dataclass
 class TrainConfig:
@@ -34,16 +38,20 @@ class TrainConfig:
     cond_depth: int = -1
     cond_init: str = ""
     init: str = ""  # start the weights from this checkpoint (fine-tune, add styles); step 0
+    input_skip: bool = True  # output = sigmoid(T + k(α)·logit(photo)): α = 0 can be the photo
     # loss
     content_layers: list = field(default_factory=lambda: ["relu2_2"])
     style_layers: list = field(default_factory=lambda: ["relu1_1", "relu2_1", "relu3_1", "relu4_1"])
-    content_weight: float = 0.5  # fixed weight of the content loss (normalised units)
+    content_weight: float = 1.0  # fixed weight of the content loss (normalised units)
     alpha_content: bool = False  # also put the content layers into α
     alpha_default: list = field(default_factory=lambda: [0.5])  # one value, or one per component
-    alpha_curve: str = "linear"  # slider → weight: linear (w = α) or exp (w = (r^α − 1)/(r − 1))
-    alpha_range: float = 100.0  # r of the exp curve: weights span 1/r … 1
+    # slider → weight: linear (w = top·α) or exp (w = top·(r^α − 1)/(r − 1))
+    alpha_curve: str = "exp"
+    alpha_range: float = 1000.0  # r of the exp curve: weights span top/r … top
+    style_top: float = 10.0  # a style layer's weight at α = 1 (content weighs content_weight)
     alpha_sampling: str = "extremes"  # uniform | extremes | batch | fixed (α-free baseline)
     alpha_repeat: int = 1  # show each crop this many times per batch, each with its own α
+    identity_weight: float = 10.0  # pixel MSE to the photo, × Π(1 − α_k)²: α = 0 is the photo
     tv_weight: float = 0.0
     ema_decay: float = 0.99
     # plain: running batch mean | weighted: scale each layer where it is asked for |
@@ -95,6 +103,11 @@ class TrainConfig:
             raise UserError(f"config file {path} is not valid TOML: {e}") from None
         data = data.get("train", data)
         return cls().updated(data, source=str(path))
+
+    @classmethod
+    def from_saved(cls, saved: dict) -> TrainConfig:
+        """The configuration a checkpoint was trained with (see LEGACY)."""
+        return cls().updated({**LEGACY, **saved}, source="the checkpoint")
 
     def updated(self, values: dict, source: str = "command line") -> TrainConfig:
         known = {f.name: f for f in self.fields()}
@@ -156,6 +169,10 @@ class TrainConfig:
             raise UserError(f"unknown alpha_curve {self.alpha_curve!r}; choose linear or exp")
         if self.alpha_curve == "exp" and self.alpha_range <= 1:
             raise UserError("alpha_range must be > 1 for the exp curve")
+        if self.style_top <= 0:
+            raise UserError(f"style_top must be > 0 (got {self.style_top})")
+        if self.identity_weight < 0 or self.content_weight < 0:
+            raise UserError("identity_weight and content_weight must be ≥ 0")
         if self.device not in ("auto", "cpu", "cuda", "mps"):
             raise UserError(f"unknown device {self.device!r}; choose auto, cpu, cuda or mps")
         if self.channels_last not in ("auto", "on", "off"):

@@ -73,7 +73,8 @@ def measure_meta(meta: dict) -> dict:
             "style_layers": list(meta["style_layers"]),
             "style_names": list(meta["style_names"]),
             "alpha": meta["alpha"], "content_weight": meta.get("content_weight"),
-            "alpha_curve": meta.get("alpha_curve"), "alpha_range": meta.get("alpha_range")}
+            "alpha_curve": meta.get("alpha_curve"), "alpha_range": meta.get("alpha_range"),
+            "style_top": meta.get("style_top")}
 
 
 def load_images(folder: Path, count: int, size: int) -> tuple[torch.Tensor, list[Path]]:
@@ -168,9 +169,10 @@ def loss_weights(meta: dict, alpha) -> np.ndarray:
     value = {a["name"]: float(v) for a, v in zip(meta["alpha"], alpha)}
     cw = float(meta.get("content_weight") or 1.0)
     curve, r = meta.get("alpha_curve") or "linear", float(meta.get("alpha_range") or 100.0)
+    top = float(meta.get("style_top") or 1.0)
     w = [cw * float(content_factor(value[f"content:{n}"])) if f"content:{n}" in value else cw
          for n in meta["content_layers"]]
-    w += [float(style_weight(np.float64(value.get(f"style:{n}", 0.0)), curve, r))
+    w += [float(style_weight(np.float64(value.get(f"style:{n}", 0.0)), curve, r, top))
           for n in meta["style_layers"]]
     return np.array(w)
 

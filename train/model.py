@@ -143,7 +143,9 @@ class TransformNet(nn.Module):
     def cin_channels(self) -> list[int]:
         return [layer.channels for layer in self.layers]
 
-    def forward(self, x, gammas, betas):
+    def forward(self, x, gammas, betas, skip=None):
+        """skip: N×3 gains of the input's logit added before the sigmoid (input_skip), or None."""
+        x_in = x
         i = 0
         while i < len(self.layers):
             if self.body_start <= i < self.body_end:
@@ -153,21 +155,33 @@ class TransformNet(nn.Module):
             else:
                 x = self.layers[i](x, gammas[i], betas[i])
                 i += 1
+        if skip is not None:
+            x = x + skip[:, :, None, None] * input_logit(x_in)
         return torch.sigmoid(x)
+
+
+SKIP_EPS = 0.5 / 255.0  # half a level: keeps the logit of a black or white pixel finite
+
+
+def input_logit(x: torch.Tensor) -> torch.Tensor:
+    """The sigmoid's inverse of the input image, so that sigmoid(0 + logit(x)) = x exactly."""
+    x = x.clamp(SKIP_EPS, 1.0 - SKIP_EPS)
+    return torch.log(x) - torch.log1p(-x)
 
 
 class Conditioner(nn.Module):
     """Λ: conditioning vector → γ, β of every CIN layer. γ = 1 + output, so Λ≈0 is the identity."""
 
-    def __init__(self, in_dim: int, channels: list[int], spec: ConditionerSpec):
+    def __init__(self, in_dim: int, channels: list[int], spec: ConditionerSpec, extra: int = 0):
         super().__init__()
         dims = [in_dim] + [spec.width] * (spec.depth + 1)
         hidden = []
         for a, b in zip(dims[:-1], dims[1:]):
             hidden += [nn.Linear(a, b), nn.ReLU()]
         self.hidden = nn.Sequential(*hidden)
-        self.out = nn.Linear(dims[-1], 2 * sum(channels))
+        self.out = nn.Linear(dims[-1], 2 * sum(channels) + extra)
         self.channels = list(channels)
+        self.extra = extra
         if spec.init == "normal":
             for m in self.modules():
                 if isinstance(m, nn.Linear):
@@ -180,11 +194,13 @@ class Conditioner(nn.Module):
             raise ValueError(f"unknown conditioner init {spec.init!r}")
 
     def forward(self, cond):
+        """γ per CIN layer, β per CIN layer, and 1 + the `extra` outputs (N×extra) or None."""
         out = self.out(self.hidden(cond))
         total = sum(self.channels)
         gammas = torch.split(1.0 + out[:, :total], self.channels, dim=1)
-        betas = torch.split(out[:, total:], self.channels, dim=1)
-        return gammas, betas
+        betas = torch.split(out[:, total:2 * total], self.channels, dim=1)
+        extra = 1.0 + out[:, 2 * total:] if self.extra else None
+        return gammas, betas, extra
 
 
 def _bottom_pad(side, stride: int, margin: int):
@@ -220,7 +236,8 @@ class StyleNet(nn.Module):
     """T and Λ together: forward(image RGB [0,1] N×3×H×W, α N×A, style mixture N×K or None)."""
 
     def __init__(self, preset: str = "fast", num_alpha: int = 4, num_styles: int = 1,
-                 width: float = 1.0, conditioner: ConditionerSpec | None = None):
+                 width: float = 1.0, conditioner: ConditionerSpec | None = None,
+                 input_skip: bool = False):
         super().__init__()
         if preset not in PRESETS:
             raise ValueError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
@@ -229,13 +246,20 @@ class StyleNet(nn.Module):
         self.num_alpha, self.num_styles = num_alpha, num_styles
         self.conditioner_spec = conditioner or p.conditioner
         self.transform = TransformNet(p.transform, width)
+        # input_skip: the output is sigmoid(T's last layer + k(α)·logit(input)) with per-channel
+        # gains k from Λ (starting at 1). Instance norm after every conv erases the photo's own
+        # colour and contrast, so without it α = 0 cannot give the photo back; with it the
+        # photo is one γ = β = 0 away.
+        self.input_skip = bool(input_skip)
         cond_dim = num_alpha + (num_styles if num_styles > 1 else 0)
-        self.conditioner = Conditioner(cond_dim, self.transform.cin_channels, self.conditioner_spec)
+        self.conditioner = Conditioner(cond_dim, self.transform.cin_channels, self.conditioner_spec,
+                                       extra=3 if self.input_skip else 0)
 
     def architecture(self) -> dict:
         """Everything needed to rebuild this network (stored in checkpoints)."""
         return dict(preset=self.preset, num_alpha=self.num_alpha, num_styles=self.num_styles,
-                    width=self.width, conditioner=asdict(self.conditioner_spec))
+                    width=self.width, conditioner=asdict(self.conditioner_spec),
+                    input_skip=self.input_skip)
 
     @classmethod
     def from_architecture(cls, arch: dict) -> StyleNet:
@@ -251,8 +275,9 @@ class StyleNet(nn.Module):
         return alpha
 
     def forward(self, image, alpha, style=None):
-        gammas, betas = self.conditioner(self.condition(alpha, style))
+        gammas, betas, skip = self.conditioner(self.condition(alpha, style))
         h, w = image.shape[-2:]
         m = self.transform.margin
-        out = self.transform(_pad_for_network(image, self.transform.stride, m), gammas, betas)
+        out = self.transform(_pad_for_network(image, self.transform.stride, m), gammas, betas,
+                             skip)
         return out[..., m:m + h, m:m + w]

@@ -25,7 +25,13 @@ from tqdm import tqdm
 from rt_style import __version__
 from rt_style.errors import UserError
 from train import checkpoint as ckpt_io
-from train.alpha import content_factor, sample_alpha, sample_styles, style_weight
+from train.alpha import (
+    content_factor,
+    identity_factor,
+    sample_alpha,
+    sample_styles,
+    style_weight,
+)
 from train.config import TrainConfig
 from train.data import ContentCrops, center_crop, load_style, random_crops
 from train.evaluate import style_grams_for
@@ -96,7 +102,8 @@ class Trainer:
         cond = ConditionerSpec(width=cfg.cond_width or p.width,
                                depth=p.depth if cfg.cond_depth < 0 else cfg.cond_depth,
                                init=cfg.cond_init or p.init)
-        self.model = StyleNet(cfg.preset, cfg.num_alpha, len(cfg.styles), cfg.width, cond)
+        self.model = StyleNet(cfg.preset, cfg.num_alpha, len(cfg.styles), cfg.width, cond,
+                              input_skip=cfg.input_skip)
         self.layers = list(cfg.content_layers) + list(cfg.style_layers)
         self.vgg = VGG19(self.layers).to(self.device)
         self.normalizer = LossNormalizer(len(self.layers), cfg.ema_decay).to(self.device)
@@ -181,6 +188,8 @@ class Trainer:
             "content_weight": cfg.content_weight,
             "alpha_curve": cfg.alpha_curve,
             "alpha_range": cfg.alpha_range,
+            "style_top": cfg.style_top,
+            "identity_weight": cfg.identity_weight,
             "loss_norm": cfg.loss_norm,  # with `fixed`, the divisors (style × layer) travel along
             "loss_scales": self.ref_scales.tolist() if cfg.loss_norm == "fixed" else None,
             "preset": cfg.preset,
@@ -218,7 +227,7 @@ class Trainer:
 
     def _load(self, path) -> None:
         ck = ckpt_io.load(path)
-        if ck["architecture"] != self.model.architecture():
+        if {"input_skip": False, **ck["architecture"]} != self.model.architecture():
             raise UserError("the checkpoint's network differs from this configuration "
                             "(preset, width, α or styles changed): resume with the saved config")
         self.model.load_state_dict(ck["model"])
@@ -247,10 +256,11 @@ class Trainer:
         self.init_steps = steps_behind(ck)
         src, state = ck["model"], self.model.state_dict()
         arch, mine = ck["architecture"], self.model.architecture()
-        if any(arch[k] != mine[k] for k in ("preset", "width", "conditioner")):
+        if any(arch.get(k, False) != mine[k]
+               for k in ("preset", "width", "conditioner", "input_skip")):
             raise UserError(f"{path} holds a different kind of network (preset {arch['preset']!r}, "
-                            f"width {arch['width']}): pick a checkpoint of the same preset and "
-                            "width, or leave out --init")
+                            f"width {arch['width']}, input skip {arch.get('input_skip', False)}): "
+                            "pick a checkpoint of the same kind, or leave out --init")
         with torch.no_grad():
             for key, old in src.items():
                 new = state[key]
@@ -314,7 +324,13 @@ class Trainer:
         else:
             content = torch.full((alpha.shape[0], n_c), cfg.content_weight, device=alpha.device)
             style = alpha
-        return torch.cat([content, style_weight(style, cfg.alpha_curve, cfg.alpha_range)], dim=1)
+        return torch.cat([content, style_weight(style, cfg.alpha_curve, cfg.alpha_range,
+                                                cfg.style_top)], dim=1)
+
+    def identity_weights(self, alpha: torch.Tensor) -> torch.Tensor:
+        """Per-example weight of the pixel term that makes α = 0 the photo: N."""
+        style = alpha[:, len(self.cfg.content_layers):] if self.cfg.alpha_content else alpha
+        return self.cfg.identity_weight * identity_factor(style)
 
     def losses(self, x, alpha, styles):
         """Raw per-example per-layer losses (N×L) and the output image."""
@@ -360,6 +376,9 @@ class Trainer:
         else:
             norm = self.normalizer(raw)
         loss = weighted_total(norm, weights)
+        if self.cfg.identity_weight > 0:
+            pixel = (y.float() - x.float()).pow(2).flatten(1).mean(1)
+            loss = loss + (self.identity_weights(alpha) * pixel).mean()
         if self.cfg.tv_weight > 0:
             loss = loss + self.cfg.tv_weight * total_variation(y.float()).mean()
         self.optimizer.zero_grad(set_to_none=True)

@@ -1,9 +1,11 @@
-"""Fixed-budget α-control protocol (issue 8): train from scratch, then measure every slider.
+"""Fixed-budget α-control protocol (issues 8, 14): train from scratch, then measure every slider.
 
 Trains the given recipe for a fixed number of steps, then, on held-out photos, sweeps every α
 component 0→1 (others at defaults) and reports the drop of its layer's loss, the Spearman ρ of
-the sweep, the stylization strength (style loss of the output over the input's) and a sweep
-sheet. Re-running the same command resumes a killed run and re-measures.
+the sweep, the stylization strength (style loss of the output over the input's), the
+picture-side figures of train.looks (at --looks-size, 384 px) and a sweep and a random-α sheet.
+Re-running the same command resumes a killed run and re-measures; `--alpha-default` measures
+the same network with the sliders starting elsewhere (the start is metadata, not training).
 
     python benchmarks/alpha_control.py --name paper-recipe -- --alpha-sampling uniform \
         --cond-width 1000 --cond-depth 10 --cond-init normal
@@ -26,7 +28,8 @@ from train import checkpoint as ckpt_io  # noqa: E402
 from train.config import TrainConfig  # noqa: E402
 from train.data import center_crop, find_images, load_style  # noqa: E402
 from train.evaluate import alpha_control, style_grams_for  # noqa: E402
-from train.sheet import sample_sheet  # noqa: E402
+from train.looks import picture_side, summary_line  # noqa: E402
+from train.sheet import random_alpha_sheet, sample_sheet  # noqa: E402
 from train.trainer import Trainer  # noqa: E402
 from train.vgg import VGG19  # noqa: E402
 
@@ -43,6 +46,9 @@ def main():
     ap.add_argument("--style", default=str(DATA / "styles" / "vangogh_starry_night_1889.jpg"))
     ap.add_argument("--eval-images", type=int, default=16)
     ap.add_argument("--eval-size", type=int, default=256)
+    ap.add_argument("--looks-size", type=int, default=384)
+    ap.add_argument("--alpha-default", type=float, default=None,
+                    help="measure with every slider starting here instead of the trained meta")
     ap.add_argument("overrides", nargs="*", help="extra trainer options as key=value")
     args = ap.parse_args()
 
@@ -60,23 +66,33 @@ def main():
     train_s = time.time() - t0
 
     model, meta = ckpt_io.load_model(last)
+    tag = ""
+    if args.alpha_default is not None:
+        meta["alpha_defaults"] = [args.alpha_default] * len(meta["alpha_names"])
+        tag = f"-start{args.alpha_default:g}"
     vgg = VGG19(meta["content_layers"] + meta["style_layers"])
     paths = find_images(DATA / "content" / "eval")[: args.eval_images]
     images = torch.stack([center_crop(p, args.eval_size) for p in paths])
     with torch.no_grad():
         grams = style_grams_for(vgg, [load_style(args.style, cfg.style_size)], meta["style_layers"])
     report = alpha_control(model, vgg, images, grams, meta)
+    looks_images = torch.stack([center_crop(p, args.looks_size) for p in paths])
+    looks = picture_side(model, looks_images, meta, vgg=vgg, style_grams=grams)
     report.update(name=args.name, steps=meta["steps"], overrides=args.overrides,
                   train_seconds_this_call=round(train_s), eval_images=len(paths),
-                  eval_size=args.eval_size)
-    (out / "alpha_control.json").write_text(json.dumps(report, indent=1))
-    sheet = sample_sheet(model, list(images[:2]), meta["alpha_defaults"], meta["alpha_names"],
-                         meta["style_names"], title=f"{args.name} step {meta['steps']}")
-    sheet.save(out / "sweep.png")
+                  eval_size=args.eval_size, alpha_defaults=meta["alpha_defaults"], looks=looks)
+    (out / f"alpha_control{tag}.json").write_text(json.dumps(report, indent=1))
+    title = f"{args.name} step {meta['steps']}"
+    sheet = sample_sheet(model, list(looks_images[:2]), meta["alpha_defaults"],
+                         meta["alpha_names"], meta["style_names"], title=title)
+    sheet.save(out / f"sweep{tag}.png")
+    random_alpha_sheet(model, list(looks_images[:2]), looks["random_alpha"][:6],
+                       meta["style_names"], title=title).save(out / "random.png")
     comps = report["components"]
     print(f"{args.name}: steps {meta['steps']}  " + "  ".join(
         f"{n.split(':')[1]} drop {c['drop']:+.0%} ρ {c['rho']:+.2f}" for n, c in comps.items())
         + "  strength " + " ".join(f"{v:.2f}" for v in report["strength"].values()))
+    print(f"{args.name}{tag}: looks  " + summary_line(looks))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@ report.md, report.json (every figure, for model cards to quote) and PNG plots an
   far their losses stray from the defaults';
 - quality against the limit: the network's total loss over that of an optimisation-based
   stylization of the same images with the same layers, α weighting and loss normalisation;
+- picture side (train.looks): how many levels each slider moves the frame, how distinct the
+  sliders and random α are, how far the top reaches, how close α = 0 is to the photo;
 - temporal stability: warping error on a video (train.temporal), next to the input's own;
 - the sweep and random-α sheets of `rtstyle image`.
 """
@@ -37,6 +39,8 @@ from train import checkpoint as ckpt_io
 from train.alpha import content_factor, sample_alpha, style_weight
 from train.data import IMAGE_SUFFIXES, center_crop, find_images, load_style
 from train.evaluate import EngineStylizer, alpha_control, layer_losses, style_grams_for
+from train.looks import GOALS as LOOKS_GOALS
+from train.looks import picture_side
 from train.losses import content_loss, style_loss
 from train.plots import line_chart
 from train.temporal import warping_errors
@@ -49,14 +53,19 @@ STYLE_DIR = SHARED / "styles"
 VIDEO_DIR = SHARED / "video"
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi")
 RHO_GOAL, DROP_GOAL = -0.9, 0.20
+LOOKS_ROWS = (("live_min", "smallest live slider (levels)", ".1f"),
+              ("distinct", "distinct", ".2f"), ("diversity", "diversity", ".2f"),
+              ("span", "span", ".2f"),
+              ("identity", "identity, all α at the bottom (levels)", ".1f"),
+              ("evenness_max", "worst evenness", ".1f"))
 
 # Settings: the full protocol, and --quick (tests, a first look). Options given win.
 FULL = dict(num_images=16, size=256, sweep_steps=5, random=8, diversity_images=4, opt_images=2,
             opt_steps=200, opt_size=256, opt_lr=0.02, video_frames=30, video_side=360,
-            sheet_side=384)
+            sheet_side=384, looks_size=384)
 QUICK = dict(num_images=3, size=96, sweep_steps=4, random=4, diversity_images=2, opt_images=1,
              opt_steps=20, opt_size=64, opt_lr=0.02, video_frames=5, video_side=96,
-             sheet_side=96)
+             sheet_side=96, looks_size=64)
 
 
 def log(msg: str) -> None:
@@ -175,6 +184,10 @@ def loss_weights(meta: dict, alpha) -> np.ndarray:
     w += [float(style_weight(np.float64(value.get(f"style:{n}", 0.0)), curve, r, top))
           for n in meta["style_layers"]]
     return np.array(w)
+
+
+def ranges_of(engine) -> list:
+    return engine.alpha_ranges.tolist()
 
 
 def one_hot(k: int, index: int, n: int = 1):
@@ -368,6 +381,13 @@ def write_markdown(r: dict) -> str:
                    f"≤ {RHO_GOAL} | {_ok(a['worst_rho'] <= RHO_GOAL)} |")
         out.append(f"| {style}: smallest loss drop α 0 → 1 | {_f(a['min_drop'], '.0%')} | "
                    f"≥ {DROP_GOAL:.0%} | {_ok(a['min_drop'] >= DROP_GOAL)} |")
+    for style, lk in r.get("looks", {}).items():
+        for f, label, spec in LOOKS_ROWS:
+            if f in lk:
+                op, goal = LOOKS_GOALS[f]
+                op = {">=": "≥", "<=": "≤"}[op]
+                out.append(f"| {style}: {label} | {_f(lk[f], spec)} | {op} {goal:g} | "
+                           f"{_ok(lk['meets'][f])} |")
     for style, d in r["diversity"].items():
         out.append(f"| {style}: pixel distance between random-α outputs (RMS, 0–255) | "
                    f"{_f(d['pixel_distance'], '.1f')} (default output vs photo: "
@@ -399,6 +419,34 @@ def write_markdown(r: dict) -> str:
                        f"{_f(c['drop'], '.0%')} | {_f(c['rho'], '+.2f')} | {_f(strength, '.2f')} "
                        f"| {_ok(ok)} |")
         out += ["", f"![adjustability {style}]({a['plot']})", ""]
+    if r.get("looks"):
+        out += ["## Picture side", "",
+                f"What a person sees, on {r['inputs']['num_images']} held-out photos at "
+                f"{s['looks_size']}×{s['looks_size']}: mean absolute difference of the 8-bit "
+                "outputs in levels (0–255). *live*: one slider from its low to its high end, the "
+                "others at their defaults. *reach*: only that slider at its top against all at "
+                "the bottom. *distinct*: the one-slider-only outputs' mutual distance over the "
+                "mean reach. *diversity*: random-α outputs' mutual distance over their distance "
+                "from the photo. *span*: style loss out/in (mean over layers) with every slider "
+                "at its top over that at the defaults. *identity*: all sliders at the bottom "
+                f"against the photo. *evenness*: along each slider in {s['sweep_steps']} steps, "
+                "the largest step's change over the smallest.", ""]
+        for style, lk in r["looks"].items():
+            out += [f"### {style}", "", "| α component | live | reach | step changes | "
+                    "evenness |", "|---|---|---|---|---|"]
+            for name in lk["live"]:
+                steps = " → ".join(_f(v, ".1f") for v in lk["sweep_steps"][name])
+                out.append(f"| {name} | {_f(lk['live'][name], '.1f')} | "
+                           f"{_f(lk['reach'][name], '.1f')} | {steps} | "
+                           f"{_f(lk['evenness'][name], '.1f')} |")
+            d_pair, d_photo = lk["diversity_pairwise"], lk["diversity_from_photo"]
+            out += ["", f"distinct {_f(lk['distinct'], '.2f')}, diversity "
+                    f"{_f(lk['diversity'], '.2f')} (pairwise {_f(d_pair, '.1f')}, from the "
+                    f"photo {_f(d_photo, '.1f')}), span {_f(lk.get('span'), '.2f')} (style "
+                    f"out/in {_f(lk.get('style_ratio_default'), '.2f')} at the defaults, "
+                    f"{_f(lk.get('style_ratio_max'), '.2f')} at the top), identity "
+                    f"{_f(lk['identity'], '.1f')}, default output vs photo "
+                    f"{_f(lk['default_from_photo'], '.1f')} levels.", ""]
     out += ["## Diversity", "",
             f"{s['random']} random α (uniform in each component's range, seed {s['seed']}) on "
             f"{s['diversity_images']} image(s). Distances are means over all pairs of outputs "
@@ -595,6 +643,16 @@ def eval_command(model, out, force, images, styles, style_images, style_size, ch
         report["adjustability"][names[k]] = a
 
     lap("adjustability")
+    looks_batch, _ = load_images(folder, settings["num_images"], settings["looks_size"])
+    report["looks"] = {}
+    for k in measured:
+        log(f"picture side: {names[k]}: {len(looks_batch)} images at {settings['looks_size']} px")
+        lk = picture_side(stylize, looks_batch, {**cmeta, "alpha_ranges": ranges_of(engine)},
+                          vgg=vgg, style_grams=grams, style_index=k, random=settings["random"],
+                          steps=settings["sweep_steps"], seed=seed)
+        report["looks"][names[k]] = lk
+
+    lap("picture side")
     ranges = engine.alpha_ranges
     rng = np.random.default_rng(seed)
     alphas = rng.uniform(ranges[:, 0], ranges[:, 1], (settings["random"], engine.num_alpha))

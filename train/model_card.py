@@ -43,6 +43,17 @@ def render(report: dict, title: str, training: str, command: str) -> str:
         ratio = report.get("quality", {}).get(style, {}).get("ratio")
         lines.append(f"| {style} | {_num(a['worst_rho'], '+.2f')} | {_pct(a['min_drop'])} | "
                      f"{drops} | {strength} | {_num(spread, '.1f')} | {_num(ratio)} |")
+    if report.get("looks"):
+        lines += ["", "Picture side (levels of 0–255 on the held-out photos at "
+                      f"{report['settings'].get('looks_size', '?')} px; goals in brackets):", "",
+                  "| style | live per slider [≥ 12] | distinct [≥ 0.6] | diversity [≥ 0.25] | "
+                  "span [≤ 0.6] | identity [≤ 8] | evenness [≤ 4] |",
+                  "|---|---|---|---|---|---|---|"]
+        for style, lk in report["looks"].items():
+            live = " / ".join(f"{v:.1f}" for v in lk["live"].values())
+            lines.append(f"| {style} | {live} | {_num(lk['distinct'])} | "
+                         f"{_num(lk['diversity'])} | {_num(lk.get('span'))} | "
+                         f"{_num(lk['identity'], '.1f')} | {_num(lk['evenness_max'], '.1f')} |")
     t = report.get("temporal") or {}
     if "stylized" in t:
         lines += ["", f"Temporal stability on `{t['video'].rsplit('/', 1)[-1]}` "

@@ -42,8 +42,10 @@ def _font(size: int = 13):
     return ImageFont.load_default(size)
 
 
-def render(rows, title: str = "") -> Image.Image:
-    """Grid of 3×H×W tensors with a text label per row and the sweep values on top."""
+def render(rows, title: str = "", heads=None) -> Image.Image:
+    """Grid of 3×H×W tensors with a text label per row and column heads on top (default: the
+    sweep values)."""
+    heads = heads or [f"α = {v:g}" for v in SWEEP]
     h, w = rows[0][1][0].shape[-2:]
     cols = max(len(r[1]) for r in rows)
     top = 20
@@ -52,8 +54,8 @@ def render(rows, title: str = "") -> Image.Image:
     font = _font()
     draw.text((4, 4), title, fill="black", font=font)
     draw.text((LABEL_W + 4, 4), "input", fill="black", font=font)
-    for j, v in enumerate(SWEEP):
-        draw.text((LABEL_W + (j + 1) * w + 4, 4), f"α = {v:g}", fill="black", font=font)
+    for j, head in enumerate(heads):
+        draw.text((LABEL_W + (j + 1) * w + 4, 4), head, fill="black", font=font)
     for r, (label, images) in enumerate(rows):
         y0 = top + r * h
         draw.text((4, y0 + h // 2 - 6), label, fill="black", font=font)
@@ -77,3 +79,21 @@ def sample_sheet(model, images, defaults, names, style_names, title="") -> Image
         else:
             rows += sweep_rows(model, image, defaults, names)
     return render(rows, title)
+
+
+@torch.no_grad()
+def random_alpha_sheet(model, images, alphas, style_names, title="") -> Image.Image:
+    """Each image, then the model under each row of `alphas` (random α, the paper's Fig. 3a);
+    one block per style for multi-style models."""
+    alphas = torch.as_tensor(alphas, dtype=torch.float32)
+    k = len(style_names)
+    rows = []
+    for image in images:
+        for j in range(k):
+            style = None
+            if k > 1:
+                style = torch.zeros(len(alphas), k)
+                style[:, j] = 1.0
+            y = model(image[None].expand(len(alphas), -1, -1, -1), alphas, style)
+            rows.append((style_names[j][:18], [image] + list(y)))
+    return render(rows, title, heads=[f"random {i + 1}" for i in range(len(alphas))])

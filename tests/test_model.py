@@ -56,3 +56,23 @@ def test_multi_style_conditioning_and_architecture_round_trip():
     assert torch.equal(m(x, a, s), m2(x, a, s))
     with pytest.raises(ValueError):
         m(x, a)
+
+
+def test_input_skip_gives_the_photo_back_when_the_last_layer_is_silent():
+    m = StyleNet("fast", num_alpha=4, input_skip=True)
+    total = sum(m.transform.cin_channels)
+    with torch.no_grad():  # last CIN layer: γ = 1 + (−1) = 0, β = 0; skip gains 1
+        m.conditioner.out.bias[total - 3:total] = -1.0
+    x = torch.rand(2, 3, 20, 24) * 0.9 + 0.05
+    y = m(x, torch.rand(2, 4))
+    assert torch.allclose(y, x, atol=1e-5)
+    plain = StyleNet("fast", num_alpha=4)
+    assert plain.conditioner.out.out_features == 2 * total
+    assert m.conditioner.out.out_features == 2 * total + 3
+
+
+def test_architecture_records_the_input_skip():
+    m = StyleNet("fast", num_alpha=4, input_skip=True)
+    assert StyleNet.from_architecture(m.architecture()).input_skip
+    old = {k: v for k, v in StyleNet("fast").architecture().items() if k != "input_skip"}
+    assert not StyleNet.from_architecture(old).input_skip  # saved before the option existed

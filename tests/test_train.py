@@ -14,9 +14,9 @@ from train.trainer import Trainer
 def fixed_loss(trainer, x, alpha, ema):
     """α-weighted loss normalised by a fixed EMA, so that runs at different steps compare."""
     with torch.no_grad():
-        raw, _ = trainer.losses(x, alpha, torch.zeros(len(x), dtype=torch.long))
-    normed = raw * (ema.sum() / ema)
-    return float((normed * trainer.loss_weights(alpha)).sum(1).mean())
+        raw, y = trainer.losses(x, alpha, torch.zeros(len(x), dtype=torch.long))
+        normed = raw * (ema.sum() / ema)
+        return float(trainer.objective(normed, trainer.loss_weights(alpha), y, x, alpha).mean())
 
 
 @pytest.fixture(scope="module")
@@ -178,3 +178,38 @@ def test_random_crops_cover_small_paintings():
                for t in range(13) for u in range(23))
     assert random_crops(image, 2, 40, gen).shape == (2, 3, 40, 40)  # upscaled first
 
+
+
+def test_objective_balances_examples_and_asks_for_the_photo_at_zero(photo_dir, style_images,
+                                                                     tmp_path):
+    def objective(**kw):
+        cfg = tiny_config(photo_dir, style_images[:1], tmp_path / "o", steps=1, **kw)
+        t = Trainer(cfg)
+        alpha = torch.tensor([[0.0, 0.0, 0.0, 0.0], [0.5, 0.5, 0.5, 0.5], [1.0, 0.0, 0.0, 0.0]])
+        g = torch.Generator().manual_seed(1)
+        norm = torch.rand(3, 5, generator=g)
+        x = torch.rand(3, 3, 8, 8, generator=g)
+        y = (x + 0.1).clamp(0, 1)
+        return t.objective(norm, t.loss_weights(alpha), y, x, alpha), norm, t
+
+    base = dict(alpha_curve="exp", identity_weight=0.0)
+    a, norm, _ = objective(normalize_weights=True, content_weight=1.0, style_top=10.0, **base)
+    b, _, _ = objective(normalize_weights=True, content_weight=2.0, style_top=20.0, **base)
+    assert torch.allclose(a, b)  # only the balance matters
+    c, _, _ = objective(normalize_weights=False, content_weight=2.0, style_top=20.0, **base)
+    assert torch.allclose(c, 2 * objective(normalize_weights=False, content_weight=1.0,
+                                           style_top=10.0, **base)[0])
+    assert torch.allclose(a[0], norm[0, 0])  # α = 0: content alone
+    d, _, t = objective(normalize_weights=True, identity_weight=10.0, alpha_curve="exp")
+    pixel = 0.1 ** 2
+    assert float(d[0] - a[0]) == pytest.approx(10.0 * pixel, rel=0.2)  # the photo is asked for
+    assert float(d[2] - a[2]) == pytest.approx(0.0, abs=1e-6)  # not at a slider's top
+
+
+def test_old_configs_resume_with_the_old_loss():
+    from train.config import LEGACY, TrainConfig
+
+    cfg = TrainConfig.from_saved({"content": "c", "styles": ["s.jpg"], "content_weight": 0.5})
+    assert {k: getattr(cfg, k) for k in LEGACY} == LEGACY
+    assert cfg.content_weight == 0.5
+    assert TrainConfig.from_saved({"input_skip": True}).input_skip

@@ -17,7 +17,8 @@ ALPHA_SAMPLINGS = ("uniform", "extremes", "batch", "fixed")
 
 # Fields added after runs were already saved, with the value that reproduces those runs: a
 # checkpoint's config that lacks one means this, not today's default.
-LEGACY = {"input_skip": False, "style_top": 1.0, "identity_weight": 0.0}
+LEGACY = {"input_skip": False, "style_top": 1.0, "identity_weight": 0.0,
+          "normalize_weights": False}
 
 
 @dataclass
@@ -52,6 +53,9 @@ class TrainConfig:
     alpha_sampling: str = "extremes"  # uniform | extremes | batch | fixed (α-free baseline)
     alpha_repeat: int = 1  # show each crop this many times per batch, each with its own α
     identity_weight: float = 10.0  # pixel MSE to the photo, × Π(1 − α_k)²: α = 0 is the photo
+    # divide each example's loss by its total weight (content + style): an example asking for
+    # 40:1 style no longer drowns one asking for 1:3 in the gradient
+    normalize_weights: bool = True
     tv_weight: float = 0.0
     ema_decay: float = 0.99
     # plain: running batch mean | weighted: scale each layer where it is asked for |

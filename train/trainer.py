@@ -42,7 +42,6 @@ from train.losses import (
     reference_weights,
     style_loss,
     total_variation,
-    weighted_total,
 )
 from train.model import PRESETS, ConditionerSpec, StyleNet
 from train.sheet import sample_sheet
@@ -345,6 +344,18 @@ class Trainer:
         raw += [style_loss(fy[n], self.style_grams[n][styles]) for n in cfg.style_layers]
         return torch.stack(raw, dim=1), y
 
+    def objective(self, norm, weights, y, x, alpha) -> torch.Tensor:
+        """Per-example loss: the weighted normalised layer losses, plus the identity pixel term,
+        over the example's total weight with normalize_weights (every α then counts alike in
+        the gradient, and α sets only the balance)."""
+        per_example = (norm * weights).sum(1)
+        if self.cfg.identity_weight > 0:
+            pixel = (y.float() - x.float()).pow(2).flatten(1).mean(1)
+            per_example = per_example + self.identity_weights(alpha) * pixel
+        if self.cfg.normalize_weights:
+            per_example = per_example / weights.sum(1).clamp_min(1e-6)
+        return per_example
+
     def batch_scales(self, raw: torch.Tensor, weights: torch.Tensor):
         """This batch's per-layer loss scale for the normaliser (averaged over DDP ranks)."""
         if self.cfg.loss_norm == "weighted":
@@ -375,10 +386,7 @@ class Trainer:
             norm = raw / self.ref_scales[styles]
         else:
             norm = self.normalizer(raw)
-        loss = weighted_total(norm, weights)
-        if self.cfg.identity_weight > 0:
-            pixel = (y.float() - x.float()).pow(2).flatten(1).mean(1)
-            loss = loss + (self.identity_weights(alpha) * pixel).mean()
+        loss = self.objective(norm, weights, y, x, alpha).mean()
         if self.cfg.tv_weight > 0:
             loss = loss + self.cfg.tv_weight * total_variation(y.float()).mean()
         self.optimizer.zero_grad(set_to_none=True)

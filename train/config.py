@@ -17,7 +17,7 @@ ALPHA_SAMPLINGS = ("uniform", "extremes", "batch", "fixed")
 
 # Fields added after runs were already saved, with the value that reproduces those runs: a
 # checkpoint's config that lacks one means this, not today's default.
-LEGACY = {"input_skip": False, "style_top": 1.0, "identity_weight": 0.0}
+LEGACY = {"input_skip": False, "style_top": 1.0, "identity_weight": 0.0, "stability_weight": 0.0}
 
 
 @dataclass
@@ -53,6 +53,8 @@ class TrainConfig:
     alpha_repeat: int = 1  # show each crop this many times per batch, each with its own α
     identity_weight: float = 10.0  # pixel MSE to the photo, × Π(1 − α_k)²: α = 0 is the photo
     tv_weight: float = 0.0
+    # T(warp(x) + noise) ≈ warp(T(x)) for small random warps and noise: less flicker on video
+    stability_weight: float = 0.0
     ema_decay: float = 0.99
     # plain: running batch mean | weighted: scale each layer where it is asked for |
     # fixed: sizes measured once on photo vs painting (train.losses.reference_scales)
@@ -173,6 +175,8 @@ class TrainConfig:
             raise UserError(f"style_top must be > 0 (got {self.style_top})")
         if self.identity_weight < 0 or self.content_weight < 0:
             raise UserError("identity_weight and content_weight must be ≥ 0")
+        if self.stability_weight < 0:
+            raise UserError(f"stability_weight must be ≥ 0 (got {self.stability_weight})")
         if self.device not in ("auto", "cpu", "cuda", "mps"):
             raise UserError(f"unknown device {self.device!r}; choose auto, cpu, cuda or mps")
         if self.channels_last not in ("auto", "on", "off"):

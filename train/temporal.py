@@ -183,10 +183,10 @@ def generated_clips(photo: np.ndarray, n: int, side: int, source: str = "a photo
                     noise: float = STILL_NOISE) -> list[Clip]:
     """The slow pan and the still noisy camera, made from one BGR photo (deterministic)."""
     base = fit_side(photo, side)
-    return [Clip("pan", "moving", f"{source}, panned {PAN_STEP[0]:g}, {PAN_STEP[1]:g} px per "
-                 "frame", pan_clip(base, n)),
-            Clip("still", "still", f"{source}, still, Gaussian noise σ = {noise:g} levels per "
-                 "frame", still_clip(base, n, noise))]
+    return [Clip("generated pan", "moving", f"{source}, panned {PAN_STEP[0]:g}, "
+                 f"{PAN_STEP[1]:g} px per frame", pan_clip(base, n)),
+            Clip("generated still", "still", f"{source}, still, Gaussian noise σ = {noise:g} "
+                 "levels per frame", still_clip(base, n, noise))]
 
 
 def file_clips(paths, n: int, side: int) -> list[Clip]:

@@ -16,6 +16,7 @@ from PIL import Image
 from rt_style.cli import main
 from rt_style.engine import load_engine
 from tests.conftest import smooth_image, tiny_config
+from train import temporal
 from train.eval_report import loss_weights, measure_meta
 from train.evaluate import EngineStylizer, alpha_control, style_grams_for
 from train.temporal import warping_errors
@@ -104,17 +105,36 @@ def test_quick_report_single_style(tiny_onnx, eval_images, style_images, clip, t
     assert q["ratio"] == pytest.approx(np.mean(q["network"]) / np.mean(q["optimised"]))
     # Adam descends from the photo: its last iterate is below where it started.
     assert q["history"][-1] < q["history"][0]
-    t = r["temporal"]
-    assert t["frames"] == 5 and t["input"]["mean"] >= 0 and t["stylized"]["mean"] >= 0
-    assert 0 < t["input"]["valid"] <= 1
+    t = r["temporal"]  # the given clip, then the two made from the first photo
+    assert [(c["name"], c["kind"]) for c in t["clips"]] == [
+        ("pan", "moving"), ("generated pan", "moving"), ("generated still", "still")]
+    assert t["alphas"] == {"default": r["model"]["alpha_defaults"], "all-max": [1.0] * 4}
+    for c in t["clips"]:
+        assert c["frames"] == 5 and c["input"]["mean"] > 0 and 0 < c["input"]["valid"] <= 1
+        assert max(c["size"]) <= 96  # --quick's side
+        for e in c["stylized"]["style0"].values():
+            assert e["ratio"] == pytest.approx(e["mean"] / c["input"]["mean"])
+    worst = max(e["ratio"] for c in t["clips"][:2] for e in c["stylized"]["style0"].values())
+    assert t["worst"]["style0"]["moving"] == {"ratio": worst, "target": 2.0,
+                                              "met": worst <= 2.0}
+    assert "e0.png" in t["clips"][2]["source"] and r["inputs"]["videos"] == [str(clip)]
     md = (out / "report.md").read_text()
     assert f"{a['worst_rho']:+.2f}" in md and f"**{q['ratio']:.2f}**" in md
     assert "![sweep style0](sweep.png)" in md and r["inputs"]["num_images"] == 3
+    still = t["clips"][2]["stylized"]["style0"]
+    row = (f"| generated still | still | 5 | {t['clips'][2]['size'][0]}×"
+           f"{t['clips'][2]['size'][1]} | {t['clips'][2]['input']['mean']:.2e} | "
+           f"{still['default']['ratio']:.2f}× ({still['default']['mean']:.2e}) | "
+           f"{still['all-max']['ratio']:.2f}× ({still['all-max']['mean']:.2e}) |")
+    assert row in md and "default α | all-max α |" in md
     assert "worst ρ" in stdout
     from train.model_card import render
 
     card = render(r, "tiny", "3 steps", "rtstyle eval tiny --quick")
-    assert f"({t['ratio']:.2f}×)" in card and "`rtstyle eval tiny --quick`" in card
+    assert "`rtstyle eval tiny --quick`" in card
+    assert (f"| generated still | still | 5 | {t['clips'][2]['size'][0]}×"
+            f"{t['clips'][2]['size'][1]} | {t['clips'][2]['input']['mean']:.2e} | "
+            f"{still['default']['ratio']:.2f}× | {still['all-max']['ratio']:.2f}× |") in card
 
     # An existing report is kept unless --force.
     code, _, err = quick(capsys, tiny_onnx, out, eval_images, style_images[:1], clip)
@@ -147,6 +167,25 @@ def test_quick_report_one_style_of_two_without_video(tiny_onnx_multi, eval_image
                  "random_style1.png"):
         assert (out / name).is_file(), name
     assert "Skipped: --no-video" in (out / "report.md").read_text()
+
+
+def test_temporal_clips_of_every_style(tiny_onnx_multi, eval_images, style_images, clip,
+                                       tmp_path, capsys):
+    """Given clips only (--no-generated-clips), every measured style at both α settings."""
+    out = tmp_path / "clips"
+    code, _, err = quick(capsys, tiny_onnx_multi, out, eval_images, style_images, clip,
+                         "--video", clip, "--no-generated-clips", "--num-images", 1,
+                         "--sweep-steps", 3, "--random", 2, "--opt-steps", 1)
+    assert code == 0, err
+    t = json.loads((out / "report.json").read_text())["temporal"]
+    assert [c["name"] for c in t["clips"]] == ["pan", "pan"]
+    assert t["styles"] == ["style0", "style1"] and set(t["worst"]) == {"style0", "style1"}
+    for c in t["clips"]:
+        assert set(c["stylized"]) == {"style0", "style1"}
+        assert set(c["stylized"]["style0"]) == {"default", "all-max"}
+    # two styles: their outputs differ, and so do their figures
+    assert c["stylized"]["style0"]["default"]["mean"] != c["stylized"]["style1"]["default"]["mean"]
+    assert "| style1, all-max α |" in (out / "report.md").read_text()
 
 
 @pytest.mark.parametrize("case,message", [
@@ -220,6 +259,54 @@ def test_flow_compensates_motion():
 def test_warping_error_needs_two_frames():
     with pytest.raises(ValueError):
         warping_errors(moving_frames(1))
+
+
+def test_generated_clips_are_deterministic_and_what_they_say():
+    photo = temporal.synthetic_photo(80, 120)
+    pan, still = temporal.generated_clips(photo, 6, 100)
+    again = temporal.generated_clips(photo, 6, 100)
+    for a, b in zip((pan, still), again):
+        assert all(np.array_equal(x, y) for x, y in zip(a.frames, b.frames))
+    assert (pan.kind, still.kind) == ("moving", "still")
+    base = temporal.fit_side(photo, 100).astype(float)
+    # the still camera: the photo plus fresh noise of σ levels in every frame
+    noise = [f.astype(float) - base for f in still.frames]
+    assert all(abs(n.std() - temporal.STILL_NOISE) < 0.1 * temporal.STILL_NOISE for n in noise)
+    assert abs(np.corrcoef(noise[0].ravel(), noise[1].ravel())[0, 1]) < 0.05
+    # the pan: frame i is the photo moved by i steps; the flow follows it, so the input's own
+    # warping error is far below the plain difference of consecutive frames
+    sx, sy = temporal.PAN_STEP
+    assert pan.frames[0].shape[:2] == (base.shape[0] - math.ceil(5 * sy) - 1,
+                                       base.shape[1] - math.ceil(5 * sx) - 1)
+    flow = temporal.dis_flow(pan.frames[0], pan.frames[1])[10:-10, 10:-10]
+    assert np.allclose(np.median(flow.reshape(-1, 2), 0), [-sx, -sy], atol=0.15)
+    plain = np.mean([((a.astype(float) - b) / 255) ** 2 for a, b in
+                     zip(pan.frames, pan.frames[1:])])
+    assert temporal.warping_errors(pan.frames)["mean"] < 0.2 * plain
+
+
+def test_measure_tells_a_steady_stylization_from_a_flickering_one():
+    """A per-pixel colour map follows the motion (about the input's own error); a texture fixed
+    to the frame does not (far above it), on the pan and on the still clip alike."""
+    clips = temporal.generated_clips(temporal.synthetic_photo(80, 120), 5, 120)
+    rng = np.random.default_rng(0)
+    texture = rng.integers(-30, 31, (80, 120, 3))
+
+    def stylize(frames, alpha, style):
+        out = [255 - f for f in frames]  # a steady "style"
+        if alpha[0] > 0.5:  # all-max α: add the anchored texture
+            out = [np.clip(f.astype(int) + texture[:f.shape[0], :f.shape[1]], 0, 255)
+                   .astype(np.uint8) for f in out]
+        return out
+
+    r = temporal.measure(clips, stylize, {"default": [0.0], "all-max": [1.0]}, {"s": None})
+    for c in r["clips"]:
+        assert 0.7 < c["stylized"]["s"]["default"]["ratio"] < 1.5, c["name"]
+    # on the still clip the fixed texture cancels out; on the pan it swims against the scene
+    pan, still = r["clips"]
+    assert pan["stylized"]["s"]["all-max"]["ratio"] > 10
+    assert r["worst"]["s"]["moving"]["ratio"] == pan["stylized"]["s"]["all-max"]["ratio"]
+    assert not r["worst"]["s"]["moving"]["met"] and r["worst"]["s"]["still"]["met"]
 
 
 # ------------------------------------------------------------------------- the measures

@@ -18,7 +18,7 @@ ALPHA_SAMPLINGS = ("uniform", "extremes", "batch", "fixed")
 # Fields added after runs were already saved, with the value that reproduces those runs: a
 # checkpoint's config that lacks one means this, not today's default.
 LEGACY = {"input_skip": False, "style_top": 1.0, "identity_weight": 0.0,
-          "normalize_weights": False}
+          "normalize_weights": False, "stability_weight": 0.0}
 
 
 @dataclass
@@ -57,6 +57,8 @@ class TrainConfig:
     # 40:1 style no longer drowns one asking for 1:3 in the gradient
     normalize_weights: bool = True
     tv_weight: float = 0.0
+    # T(warp(x) + noise) ≈ warp(T(x)) for small random warps and noise: less flicker on video
+    stability_weight: float = 0.0
     ema_decay: float = 0.99
     # plain: running batch mean | weighted: scale each layer where it is asked for |
     # fixed: sizes measured once on photo vs painting (train.losses.reference_scales)
@@ -177,6 +179,8 @@ class TrainConfig:
             raise UserError(f"style_top must be > 0 (got {self.style_top})")
         if self.identity_weight < 0 or self.content_weight < 0:
             raise UserError("identity_weight and content_weight must be ≥ 0")
+        if self.stability_weight < 0:
+            raise UserError(f"stability_weight must be ≥ 0 (got {self.stability_weight})")
         if self.device not in ("auto", "cpu", "cuda", "mps"):
             raise UserError(f"unknown device {self.device!r}; choose auto, cpu, cuda or mps")
         if self.channels_last not in ("auto", "on", "off"):

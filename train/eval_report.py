@@ -12,7 +12,9 @@ report.md, report.json (every figure, for model cards to quote) and PNG plots an
   stylization of the same images with the same layers, α weighting and loss normalisation;
 - picture side (train.looks): how many levels each slider moves the frame, how distinct the
   sliders and random α are, how far the top reaches, how close α = 0 is to the photo;
-- temporal stability: warping error on a video (train.temporal), next to the input's own;
+- temporal stability: warping error per clip over the input's own, at the default and the
+  all-max α (train.temporal), on real clips and on a still noisy and a slowly panned one made
+  from the first photo;
 - the sweep and random-α sheets of `rtstyle image`.
 """
 
@@ -36,6 +38,7 @@ from rt_style.errors import UserError
 from rt_style.image import load_image, resized, to_bgr
 from rt_style.sheet import grid, random_sheet, sweep_sheet
 from train import checkpoint as ckpt_io
+from train import temporal
 from train.alpha import content_factor, sample_alpha, style_weight
 from train.data import IMAGE_SUFFIXES, center_crop, find_images, load_style
 from train.evaluate import EngineStylizer, alpha_control, layer_losses, style_grams_for
@@ -43,7 +46,6 @@ from train.looks import GOALS as LOOKS_GOALS
 from train.looks import picture_side
 from train.losses import content_loss, style_loss
 from train.plots import line_chart
-from train.temporal import warping_errors
 from train.vgg import VGG19
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,7 +53,6 @@ SHARED = ROOT.parent / "shared" / "data"
 DEFAULT_IMAGES = SHARED / "content" / "eval"
 STYLE_DIR = SHARED / "styles"
 VIDEO_DIR = SHARED / "video"
-VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi")
 RHO_GOAL, DROP_GOAL = -0.9, 0.20
 LOOKS_ROWS = (("live_min", "smallest live slider (levels)", ".1f"),
               ("distinct", "distinct", ".2f"), ("diversity", "diversity", ".2f"),
@@ -131,43 +132,6 @@ def style_paths(names: list[str], given: tuple) -> list[Path]:
         if not p.is_file():
             raise UserError(f"style image not found: {p}")
     return paths
-
-
-def default_video() -> Path | None:
-    if not VIDEO_DIR.is_dir():
-        return None
-    found = sorted(p for p in VIDEO_DIR.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
-    return found[0] if found else None
-
-
-def read_frames(path: Path, count: int, side: int) -> list[np.ndarray]:
-    """The first `count` frames of a video as BGR uint8, shrunk to `side` on the longer side."""
-    import av
-    import cv2
-
-    from rt_style.videoio import main_video_stream, open_input
-
-    container = open_input(path)
-    frames = []
-    try:
-        for frame in container.decode(main_video_stream(container)):
-            img = frame.to_ndarray(format="bgr24")
-            h, w = img.shape[:2]
-            f = min(1.0, side / max(h, w))
-            if f < 1:
-                img = cv2.resize(img, (max(1, round(w * f)), max(1, round(h * f))),
-                                 interpolation=cv2.INTER_AREA)
-            frames.append(img)
-            if len(frames) == count:
-                break
-    except av.error.FFmpegError as e:
-        if len(frames) < 2:
-            raise UserError(f"{path}: undecodable video ({e.strerror})") from None
-    finally:
-        container.close()
-    if len(frames) < 2:
-        raise UserError(f"{path} has {len(frames)} frame(s): the warping error needs two or more")
-    return frames
 
 
 # ------------------------------------------------------------------------------- measuring
@@ -399,9 +363,8 @@ def write_markdown(r: dict) -> str:
     if "skipped" in t:
         out.append(f"| warping error | skipped: {t['skipped']} | | |")
     else:
-        out.append(f"| warping error, stylized / input | {_f(t['stylized']['mean'], '.2e')} / "
-                   f"{_f(t['input']['mean'], '.2e')} ({_f(t['ratio'], '.2f')}×) | near the "
-                   "input's | |")
+        out += [f"| {m} | {fig} | {goal} | {_ok(met)} |" for m, fig, goal, met in
+                temporal.summary(t)]
     out += ["", "## Adjustability", "",
             "Each α component swept from 0 to 1 with the others at their defaults; the loss of "
             "its own layer (raw VGG loss of the output, mean over the held-out images) must "
@@ -483,19 +446,7 @@ def write_markdown(r: dict) -> str:
                 f"![optimisation {style}]({q['plot']})", "",
                 f"![input, network, optimisation {style}]({q['sheet']})", ""]
     out += ["## Temporal stability", ""]
-    if "skipped" in t:
-        out += [f"Skipped: {t['skipped']}", ""]
-    else:
-        out += [f"`{t['video']}`, first {t['frames']} frames at {t['size'][0]}×{t['size'][1]}, "
-                f"stylized at the default α{' (' + t['style'] + ')' if t.get('style') else ''}. "
-                "Warping error: frame t+1 warped to frame t with OpenCV DIS optical flow computed "
-                "on the input frames, occluded pixels (forward–backward check) and pixels that "
-                "leave the frame masked out, mean squared difference of what remains (RGB in "
-                f"[0, 1]; {t['input']['valid']:.0%} of pixels kept on average).", "",
-                "| | warping error |", "|---|---|",
-                f"| input video | {_f(t['input']['mean'], '.3e')} |",
-                f"| stylized | {_f(t['stylized']['mean'], '.3e')} |",
-                f"| ratio | {_f(t['ratio'], '.2f')} |", "", f"![warping error]({t['plot']})", ""]
+    out += [f"Skipped: {t['skipped']}", ""] if "skipped" in t else temporal.markdown(t, t["plot"])
     out += ["## Sheets", "", "Made with `rtstyle image --sweep` / `--random`'s code on the first "
             "held-out image.", ""]
     for style, files in r["sheets"].items():
@@ -533,10 +484,13 @@ def write_markdown(r: dict) -> str:
 @click.option("--checkpoint", type=click.Path(),
               help="The model's training checkpoint: its loss EMA normalises the optimisation "
                    "(default: estimated from the network's outputs).")
-@click.option("--video", type=click.Path(),
-              help="Video for the warping error (default: the first in ../shared/data/video).")
+@click.option("--video", "videos", multiple=True, type=click.Path(), metavar="CLIP",
+              help="A clip for the warping error (repeatable; default: every clip in "
+                   "../shared/data/video).")
+@click.option("--generated-clips/--no-generated-clips", default=True, show_default=True,
+              help="Also measure a still noisy camera and a slow pan made from the first photo.")
 @click.option("--no-video", is_flag=True, help="Skip the temporal measurement.")
-@click.option("--video-frames", type=click.IntRange(2), help="Frames used [30; 5].")
+@click.option("--video-frames", type=click.IntRange(2), help="Frames per clip [30; 5].")
 @click.option("--video-side", type=click.IntRange(16), help="Longer side of frames [360; 96].")
 @click.option("--sheet-side", type=click.IntRange(16),
               help="Longer side of the image in the sheets [384; 96].")
@@ -550,8 +504,8 @@ def write_markdown(r: dict) -> str:
 @click.option("--card-training", default="see the model's metadata",
               help="How the model was trained, in one line, for the card.")
 def eval_command(model, out, force, images, styles, style_images, style_size, checkpoint,
-                 video, no_video, provider, threads, seed, quick, card, card_title, card_training,
-                 **counts):
+                 videos, generated_clips, no_video, provider, threads, seed, quick, card,
+                 card_title, card_training, **counts):
     """Measure MODEL (a .onnx file or a bundled model's name): α control, diversity, quality
     against optimisation, temporal stability; writes report.md, report.json and PNGs.
 
@@ -575,11 +529,10 @@ def eval_command(model, out, force, images, styles, style_images, style_size, ch
             raise UserError(f"unknown style {unknown[0]!r}; the model has {', '.join(names)}")
         measured = list(dict.fromkeys(names.index(s) for s in styles))
     paintings = style_paths(names, style_images)
-    video_path = None
-    if not no_video:
-        video_path = Path(video) if video else default_video()
-        if video and not video_path.is_file():
-            raise UserError(f"video not found: {video_path}")
+    video_paths = [] if no_video else [Path(v) for v in videos] or temporal.list_clips(VIDEO_DIR)
+    for v in video_paths:
+        if not v.is_file():
+            raise UserError(f"video not found: {v}")
     ema = None
     # a `fixed` model carries its per style × layer divisors; the others' EMA is in the checkpoint
     fixed = np.array(meta["loss_scales"]) if meta.get("loss_norm") == "fixed" else None
@@ -590,6 +543,11 @@ def eval_command(model, out, force, images, styles, style_images, style_size, ch
                             f"{len(meta['content_layers']) + len(meta['style_layers'])}")
     folder = Path(images) if images else DEFAULT_IMAGES
     batch, used = load_images(folder, settings["num_images"], settings["size"])
+    clips = temporal.file_clips(video_paths, settings["video_frames"], settings["video_side"])
+    if generated_clips and not no_video:
+        clips += temporal.generated_clips(to_bgr(load_image(used[0])[0]),
+                                          settings["video_frames"], settings["video_side"],
+                                          f"`{used[0].name}`")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -616,7 +574,7 @@ def eval_command(model, out, force, images, styles, style_images, style_size, ch
               "inputs": {"images": str(folder), "num_images": len(used),
                          "image_files": [p.name for p in used],
                          "style_images": [str(p) for p in paintings],
-                         "video": str(video_path) if video_path else None},
+                         "videos": [str(p) for p in video_paths]},
               "goals": {"rho": RHO_GOAL, "drop": DROP_GOAL},
               "adjustability": {}, "diversity": {}, "quality": {}, "sheets": {}}
     tag = (lambda k: "") if len(names) == 1 else (lambda k: f"_{names[k]}")
@@ -709,27 +667,20 @@ def eval_command(model, out, force, images, styles, style_images, style_size, ch
         report["quality"][names[k]] = q
 
     lap("quality")
-    k0 = measured[0]
-    if video_path is None:
-        report["temporal"] = {"skipped": "no video given and none in ../shared/data/video"
-                              if not no_video else "--no-video"}
+    if not clips:
+        report["temporal"] = {"skipped": "--no-video" if no_video else
+                              "no clips: none given, none in ../shared/data/video, and "
+                              "--no-generated-clips"}
         log(f"temporal: skipped ({report['temporal']['skipped']})")
     else:
-        frames = read_frames(video_path, settings["video_frames"], settings["video_side"])
-        log(f"temporal: {len(frames)} frames of {video_path.name}")
-        mix = None if len(names) == 1 else np.eye(len(names), dtype=np.float32)[k0]
-        outs = [engine.run(f, style=mix) for f in frames]
-        inp, sty = warping_errors(frames), warping_errors(frames, outs)
-        t = {"video": str(video_path), "frames": len(frames),
-             "size": [frames[0].shape[1], frames[0].shape[0]],
-             "style": names[k0] if len(names) > 1 else None,
-             "input": inp, "stylized": sty,
-             "ratio": sty["mean"] / inp["mean"] if inp["mean"] > 0 else float("inf"),
-             "plot": "temporal.png"}
-        pairs = list(range(len(frames) - 1))
-        line_chart({"input": (pairs, inp["pairs"]), "stylized": (pairs, sty["pairs"])},
-                   f"warping error per frame pair: {video_path.name}", "frame t",
-                   "masked MSE, frame t vs t+1 warped").save(out / t["plot"])
+        mixes = {names[k]: None if len(names) == 1 else np.eye(len(names), dtype=np.float32)[k]
+                 for k in measured}
+        alphas = {"default": engine.alpha_defaults, "all-max": engine.alpha_ranges[:, 1]}
+        t = temporal.measure(clips, temporal.engine_stylizer(engine), alphas, mixes, log)
+        t["plot"] = "temporal.png"
+        line_chart(temporal.plot_series(t), f"warping error per frame pair over the input's "
+                   f"({names[measured[0]]}, default α)", "frame t",
+                   "stylized / input warping error").save(out / t["plot"])
         report["temporal"] = t
 
     lap("temporal")

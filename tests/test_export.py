@@ -199,6 +199,21 @@ def test_runtime_rejects_non_rtstyle_models(tmp_path):
 
 
 # ------------------------------------------------------------------------ presets and variants
+@pytest.mark.parametrize("preset", ["mobile", "mobile-sep"])
+def test_mobile_presets_export_exactly(preset, photo_dir, style_images, tmp_path):
+    """Depthwise convs, inverted blocks, the ×8 stem and (mobile-sep) separable upsampling
+    convs export, pass the parity check at odd sizes and stay TensorRT-compatible."""
+    cfg = _config(photo_dir, style_images, tmp_path, preset=preset)
+    Trainer(cfg, log=lambda _: None).save()
+    result = export_checkpoint(tmp_path, tmp_path / "m.onnx", sizes=PAPER_SIZES,
+                               log=lambda _: None)
+    assert max(d.max for d in result.parity) <= 1
+    assert result.trt_problems == []
+    ops = [n.op_type for n in onnx.load(result.path).graph.node]
+    assert "DepthToSpace" in ops  # the dense upsampling convs became sub-pixel convs
+    assert ("Resize" in ops) == (preset == "mobile-sep")  # depthwise ones keep the Resize
+
+
 def test_paper_preset_with_two_styles(paper_multi):
     result = paper_multi
     assert [d.size for d in result.parity] == PAPER_SIZES

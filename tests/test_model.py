@@ -1,5 +1,7 @@
 """Every preset builds, keeps the frame size, stays in [0, 1] and starts Λ near the identity."""
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -76,3 +78,91 @@ def test_architecture_records_the_input_skip():
     assert StyleNet.from_architecture(m.architecture()).input_skip
     old = {k: v for k, v in StyleNet("fast").architecture().items() if k != "input_skip"}
     assert not StyleNet.from_architecture(old).input_skip  # saved before the option existed
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_preset_architecture_round_trip(preset):
+    """Each preset is rebuilt from what a checkpoint stores, layer for layer."""
+    torch.manual_seed(0)
+    m = StyleNet(preset, num_alpha=4, width=0.25 if preset == "paper" else 1.0, input_skip=True)
+    with torch.no_grad():
+        for p in m.conditioner.out.parameters():  # leave the identity start: γ, β matter
+            p.normal_(0.0, 0.05)
+    arch = m.architecture()
+    assert arch["transform"]["stem"] == [list(s) for s in PRESETS[preset].transform.stem]
+    m2 = StyleNet.from_architecture(arch)
+    m2.load_state_dict(m.state_dict())
+    x, a = torch.rand(1, 3, 21, 30), torch.rand(1, 4)
+    with torch.no_grad():
+        assert torch.equal(m(x, a), m2(x, a))
+
+
+def test_checkpoint_keeps_its_layers_when_the_preset_is_edited(tmp_path, monkeypatch):
+    m = StyleNet("fast", num_alpha=4, input_skip=True)
+    path = tmp_path / "ck.pt"
+    torch.save({"architecture": m.architecture(), "model": m.state_dict()}, path)
+    edited = dataclasses.replace(PRESETS["fast"].transform, body_blocks=2,
+                                 up=((8, 3, 2),))
+    monkeypatch.setitem(PRESETS, "fast", dataclasses.replace(PRESETS["fast"], transform=edited))
+    ck = torch.load(path, weights_only=True)  # plain data: loads without unpickling classes
+    m2 = StyleNet.from_architecture(ck["architecture"])
+    m2.load_state_dict(ck["model"])  # strict: every layer of its own plan is there
+    assert m2.transform.spec == m.transform.spec != edited
+    x, a = torch.rand(1, 3, 20, 24), torch.rand(1, 4)
+    with torch.no_grad():
+        assert torch.equal(m(x, a), m2(x, a))
+    assert len(StyleNet("fast").transform.layers) < len(m2.transform.layers)  # really edited
+
+
+def test_old_checkpoints_without_a_stored_plan_use_the_preset():
+    m = StyleNet("fast", num_alpha=4)
+    old = {k: v for k, v in m.architecture().items() if k not in ("transform", "input_skip")}
+    m2 = StyleNet.from_architecture(old)
+    m2.load_state_dict(m.state_dict())
+    assert m2.architecture() == m.architecture()
+    assert StyleNet.complete_architecture(old) == m.architecture()
+    with pytest.raises(ValueError, match="no longer exists"):
+        StyleNet.from_architecture({**old, "preset": "gone"})
+
+
+def test_stored_plan_with_unknown_fields_is_refused():
+    arch = StyleNet("fast").architecture()
+    arch["transform"]["from_the_future"] = 1
+    with pytest.raises(ValueError, match="unknown transform fields"):
+        StyleNet.from_architecture(arch)
+
+
+def test_skip_after_the_crop_equals_the_skip_on_the_padded_frame():
+    """StyleNet adds the input skip after cropping the margin: the same as T's own forward on
+    the padded frame, cropped."""
+    from train.model import _pad_for_network
+
+    torch.manual_seed(0)
+    m = StyleNet("fast", input_skip=True).eval()
+    with torch.no_grad():
+        for p in m.conditioner.out.parameters():
+            p.normal_(0.0, 0.05)
+        x, a = torch.rand(2, 3, 3, 41), torch.rand(2, 4)
+        g, b, skip = m.conditioner(a)
+        full = m.transform(_pad_for_network(x, m.transform.stride, 16), g, b, skip)
+        assert torch.allclose(m(x, a), full[..., 16:19, 16:57], atol=1e-6)
+
+
+def test_mac_counter_counts_every_conv_at_its_resolution():
+    """benchmarks/macs.py on fast at 640×480: the 16 px margin makes the frame 672×512."""
+    import importlib.util
+
+    from tests.conftest import ROOT
+
+    spec = importlib.util.spec_from_file_location("macs", ROOT / "benchmarks" / "macs.py")
+    macs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(macs)
+    half, quarter, full = 336 * 256, 168 * 128, 672 * 512
+    want = {"1/2": half * 16 * 3 * 9 + half * 16 * 32 * 9,  # stem conv, upsampling conv
+            "1/4": quarter * 32 * 16 * 9 + 10 * quarter * 32 * 32 * 9,  # stem conv, body
+            "1/1": full * 3 * 16 * 9}  # output conv
+    got = macs.conv_macs(StyleNet("fast"), 640, 480)
+    assert got["by_scale"] == {k: want[k] for k in ("1/1", "1/2", "1/4")}
+    assert got["total"] == sum(want.values())
+    depthwise = macs.conv_macs(StyleNet("mobile"), 640, 480)["total"]
+    assert depthwise < got["total"] / 3

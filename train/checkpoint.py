@@ -63,6 +63,9 @@ def load_model(path):
     from train.model import StyleNet
 
     ckpt = load(path)
-    model = StyleNet.from_architecture(ckpt["architecture"])
+    try:
+        model = StyleNet.from_architecture(ckpt["architecture"])
+    except (ValueError, TypeError) as e:  # a preset gone, or fields from a newer rtstyle
+        raise UserError(f"{path}: cannot rebuild its network: {e}") from None
     model.load_state_dict(ckpt["model"])
     return model.eval(), ckpt["meta"]

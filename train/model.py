@@ -8,7 +8,7 @@ flat list means the γ/β layout is just the concatenation of the CIN channel co
 from __future__ import annotations
 
 import functools
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import torch
 import torch.nn as nn
@@ -21,7 +21,8 @@ class ConvCIN(nn.Module):
     """Reflection-padded conv, conditional instance norm, optional ReLU."""
 
     def __init__(self, cin: int, cout: int, k: int, stride: int = 1, relu: bool = True,
-                 upsample: int = 1, separable: bool = False, reflect: bool = True):
+                 upsample: int = 1, separable: bool = False, reflect: bool = True,
+                 groups: int = 1):
         super().__init__()
         # Reflection padding is a separate op; zero padding folds into the conv (cheaper on CPU).
         self.pad = k // 2 if reflect else 0
@@ -31,8 +32,8 @@ class ConvCIN(nn.Module):
             self.conv = nn.Sequential(
                 nn.Conv2d(cin, cin, k, stride=stride, padding=zero_pad, groups=cin, bias=False),
                 nn.Conv2d(cin, cout, 1))
-        else:
-            self.conv = nn.Conv2d(cin, cout, k, stride=stride, padding=zero_pad)
+        else:  # groups = cin = cout: a depthwise conv (the inverted block's middle one)
+            self.conv = nn.Conv2d(cin, cout, k, stride=stride, padding=zero_pad, groups=groups)
         self.relu = relu
         self.channels = cout
 
@@ -61,6 +62,12 @@ class TransformSpec:
     #                  padding inside then leaves no dark frame at the borders (the fast preset
     #                  showed a 1–3 px coloured frame at 8; 16 is clean, for 6 % more pixels at
     #                  640×480)
+    # Residual block of the body: "basic" (two 3×3 convs, the paper's) or "inverted"
+    # (MobileNetV2: 1×1 to expand × body_channels, 3×3 depthwise, 1×1 back; CIN after each
+    # conv, ReLU after the first two). Fields added later default to the old behaviour, so a
+    # spec stored before they existed rebuilds the same network.
+    block: str = "basic"
+    expand: int = 1
 
     @property
     def stride(self) -> int:
@@ -99,6 +106,33 @@ PRESETS: dict[str, Preset] = {
         "CPU real time: strided stem to 1/4 resolution, 5 residual blocks of 32, zero padding, "
         "one conv at full resolution, small Λ (≈ 24 fps at 640×480 on 2 cores, ONNX Runtime).",
     ),
+    # Issue 15 candidates: the MACs go to the body, MobileNetV2 blocks (CIN after each conv),
+    # and the full/half-resolution stages are narrow. Same zero padding and 16 px reflected
+    # margin as `fast`; nearest ×2 + 3×3 upsampling (exported as sub-pixel convs: no grids).
+    "mobile": Preset(
+        TransformSpec(stem=((8, 3, 2), (16, 3, 2), (48, 3, 2)), body_channels=48, body_blocks=6,
+                      up=((16, 3, 2), (8, 3, 2)), out_kernel=3, reflect=False, out_upsample=2,
+                      margin=16, block="inverted", expand=2),
+        ConditionerSpec(width=256, depth=1, init="default"),
+        "×8 stem (8-16-48), 6 inverted-bottleneck blocks of 48 (×2 expansion) at 1/8 resolution "
+        "(each 3×3 spans twice the pixels it does in fast), decoder 16-8: 0.73 GMAC per "
+        "640×480 frame (fast 2.66).",
+    ),
+    "mobile-sep": Preset(
+        TransformSpec(stem=((8, 3, 2), (16, 3, 2), (48, 3, 2)), body_channels=48, body_blocks=6,
+                      up=((16, 3, 2), (8, 3, 2)), out_kernel=3, reflect=False, out_upsample=2,
+                      margin=16, block="inverted", expand=2, separable=True),
+        ConditionerSpec(width=256, depth=1, init="default"),
+        "mobile with depthwise-separable decoder convs: 0.53 GMAC per 640×480 frame.",
+    ),
+    "mobile4": Preset(
+        TransformSpec(stem=((8, 3, 2), (32, 3, 2)), body_channels=32, body_blocks=5,
+                      up=((8, 3, 2),), out_kernel=3, reflect=False, out_upsample=2, margin=16,
+                      block="inverted", expand=2),
+        ConditionerSpec(width=256, depth=1, init="default"),
+        "fast's layout (body at 1/4) with 5 inverted-bottleneck blocks of 32 (×2 expansion) and "
+        "8-channel stem and decoder: 0.84 GMAC per 640×480 frame.",
+    ),
 }
 
 
@@ -120,9 +154,22 @@ class TransformNet(nn.Module):
             layers.append(ConvCIN(c, body, 1))
             c = body
         self.body_start = len(layers)
+        self.blocks = []  # (first, end) layer index ranges with a residual connection around
         for _ in range(spec.body_blocks):
-            layers += [ConvCIN(c, c, 3, separable=spec.separable, reflect=spec.reflect),
-                       ConvCIN(c, c, 3, relu=False, separable=spec.separable, reflect=spec.reflect)]
+            first = len(layers)
+            if spec.block == "basic":
+                layers += [ConvCIN(c, c, 3, separable=spec.separable, reflect=spec.reflect),
+                           ConvCIN(c, c, 3, relu=False, separable=spec.separable,
+                                   reflect=spec.reflect)]
+            elif spec.block == "inverted":
+                hidden = _scale(spec.body_channels * spec.expand, width)
+                if hidden != c:  # expand 1: depthwise straight on the block's input
+                    layers.append(ConvCIN(c, hidden, 1))
+                layers += [ConvCIN(hidden, hidden, 3, reflect=spec.reflect, groups=hidden),
+                           ConvCIN(hidden, c, 1, relu=False)]
+            else:
+                raise ValueError(f"unknown residual block {spec.block!r}: basic or inverted")
+            self.blocks.append((first, len(layers)))
         self.body_end = len(layers)
         for cout, k, scale in spec.up:
             layers.append(ConvCIN(c, _scale(cout, width), k, upsample=scale,
@@ -136,8 +183,10 @@ class TransformNet(nn.Module):
         if up != spec.stride:
             raise ValueError(f"upsampling ×{up} does not undo the stem's stride {spec.stride}")
         self.layers = nn.ModuleList(layers)
+        self.spec = spec
         self.stride = spec.stride
         self.margin = spec.margin
+        self._block_end = dict(self.blocks)
 
     @property
     def cin_channels(self) -> list[int]:
@@ -145,19 +194,26 @@ class TransformNet(nn.Module):
 
     def forward(self, x, gammas, betas, skip=None):
         """skip: N×3 gains of the input's logit added before the sigmoid (input_skip), or None."""
-        x_in = x
+        out = self.logits(x, gammas, betas)
+        if skip is not None:
+            out = out + skip[:, :, None, None] * input_logit(x)
+        return torch.sigmoid(out)
+
+    def logits(self, x, gammas, betas):
+        """The last layer's output, before the sigmoid."""
         i = 0
         while i < len(self.layers):
-            if self.body_start <= i < self.body_end:
-                h = self.layers[i](x, gammas[i], betas[i])
-                x = x + self.layers[i + 1](h, gammas[i + 1], betas[i + 1])
-                i += 2
+            end = self._block_end.get(i)
+            if end is not None:
+                h = x
+                for j in range(i, end):
+                    h = self.layers[j](h, gammas[j], betas[j])
+                x = x + h
+                i = end
             else:
                 x = self.layers[i](x, gammas[i], betas[i])
                 i += 1
-        if skip is not None:
-            x = x + skip[:, :, None, None] * input_logit(x_in)
-        return torch.sigmoid(x)
+        return x
 
 
 SKIP_EPS = 0.5 / 255.0  # half a level: keeps the logit of a black or white pixel finite
@@ -166,7 +222,8 @@ SKIP_EPS = 0.5 / 255.0  # half a level: keeps the logit of a black or white pixe
 def input_logit(x: torch.Tensor) -> torch.Tensor:
     """The sigmoid's inverse of the input image, so that sigmoid(0 + logit(x)) = x exactly."""
     x = x.clamp(SKIP_EPS, 1.0 - SKIP_EPS)
-    return torch.log(x) - torch.log1p(-x)
+    # one Log instead of log(x) − log1p(−x): at full resolution every op is a pass over the frame
+    return torch.log(x / (1.0 - x))
 
 
 class Conditioner(nn.Module):
@@ -232,20 +289,50 @@ def _pad_for_network(x: torch.Tensor, stride: int, margin: int):
     return F.pad(x, (margin, margin + pw, margin, margin + ph), mode="reflect")
 
 
+def _lists(value):
+    """Tuples → lists, recursively: a stored spec is plain data (JSON-like, weights_only-safe)."""
+    if isinstance(value, (tuple, list)):
+        return [_lists(v) for v in value]
+    return value
+
+
+def _tuples(value):
+    if isinstance(value, (tuple, list)):
+        return tuple(_tuples(v) for v in value)
+    return value
+
+
+def transform_to_dict(spec: TransformSpec) -> dict:
+    return {f.name: _lists(getattr(spec, f.name)) for f in fields(spec)}
+
+
+def transform_from_dict(data: dict) -> TransformSpec:
+    """The inverse of transform_to_dict; fields it lacks (added later) take their defaults,
+    which are the behaviour from before they existed."""
+    known = {f.name for f in fields(TransformSpec)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"stored network has unknown transform fields {unknown}: saved by a "
+                         "newer rtstyle?")
+    return TransformSpec(**{k: _tuples(v) for k, v in data.items()})
+
+
 class StyleNet(nn.Module):
     """T and Λ together: forward(image RGB [0,1] N×3×H×W, α N×A, style mixture N×K or None)."""
 
     def __init__(self, preset: str = "fast", num_alpha: int = 4, num_styles: int = 1,
                  width: float = 1.0, conditioner: ConditionerSpec | None = None,
-                 input_skip: bool = False):
+                 input_skip: bool = False, transform: TransformSpec | None = None):
+        """transform / conditioner: the layer plans, by default the preset's as it is now; a
+        checkpoint passes its own (from_architecture), so editing a preset never changes it."""
         super().__init__()
-        if preset not in PRESETS:
+        if (transform is None or conditioner is None) and preset not in PRESETS:
             raise ValueError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
-        p = PRESETS[preset]
         self.preset, self.width = preset, width
         self.num_alpha, self.num_styles = num_alpha, num_styles
-        self.conditioner_spec = conditioner or p.conditioner
-        self.transform = TransformNet(p.transform, width)
+        self.conditioner_spec = conditioner or PRESETS[preset].conditioner
+        self.transform_spec = transform or PRESETS[preset].transform
+        self.transform = TransformNet(self.transform_spec, width)
         # input_skip: the output is sigmoid(T's last layer + k(α)·logit(input)) with per-channel
         # gains k from Λ (starting at 1). Instance norm after every conv erases the photo's own
         # colour and contrast, so without it α = 0 cannot give the photo back; with it the
@@ -256,15 +343,30 @@ class StyleNet(nn.Module):
                                        extra=3 if self.input_skip else 0)
 
     def architecture(self) -> dict:
-        """Everything needed to rebuild this network (stored in checkpoints)."""
+        """Everything needed to rebuild this network (stored in checkpoints): the layer plans
+        themselves, not only the preset's name."""
         return dict(preset=self.preset, num_alpha=self.num_alpha, num_styles=self.num_styles,
                     width=self.width, conditioner=asdict(self.conditioner_spec),
-                    input_skip=self.input_skip)
+                    input_skip=self.input_skip,
+                    transform=transform_to_dict(self.transform_spec))
+
+    @staticmethod
+    def complete_architecture(arch: dict) -> dict:
+        """A stored architecture as architecture() writes it today. Older checkpoints lack
+        `input_skip` (then off) and `transform` (then the preset's plan: all they recorded)."""
+        arch = {"input_skip": False, **arch}
+        if arch.get("transform") is None:
+            if arch["preset"] not in PRESETS:
+                raise ValueError(f"the checkpoint names preset {arch['preset']!r}, which no "
+                                 f"longer exists, and does not record its layers")
+            arch["transform"] = transform_to_dict(PRESETS[arch["preset"]].transform)
+        return arch
 
     @classmethod
     def from_architecture(cls, arch: dict) -> StyleNet:
-        arch = dict(arch)
+        arch = cls.complete_architecture(arch)
         arch["conditioner"] = ConditionerSpec(**arch["conditioner"])
+        arch["transform"] = transform_from_dict(arch["transform"])
         return cls(**arch)
 
     def condition(self, alpha, style=None):
@@ -278,6 +380,8 @@ class StyleNet(nn.Module):
         gammas, betas, skip = self.conditioner(self.condition(alpha, style))
         h, w = image.shape[-2:]
         m = self.transform.margin
-        out = self.transform(_pad_for_network(image, self.transform.stride, m), gammas, betas,
-                             skip)
-        return out[..., m:m + h, m:m + w]
+        out = self.transform.logits(_pad_for_network(image, self.transform.stride, m), gammas,
+                                    betas)[..., m:m + h, m:m + w]
+        if skip is not None:  # after the crop: the skip and sigmoid touch only the frame's pixels
+            out = out + skip[:, :, None, None] * input_logit(image)
+        return torch.sigmoid(out)

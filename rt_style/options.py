@@ -41,6 +41,13 @@ def size_options(f):
                              "ratio).")(f)
 
 
+def keep_colors_option(f):
+    """--keep-colors (also spelt --keep-colours): the input's colours, the style's brush work."""
+    return click.option("--keep-colors", "--keep-colours", "keep_colors", is_flag=True,
+                        help="Keep the input's colours: take only the stylized luminance "
+                             "(YCrCb), as AdaIN's preserve-colour option does.")(f)
+
+
 def open_engine(name: str | None, provider: str | None, threads: int | None) -> Engine:
     """Load the model named by --engine on the --provider asked for (checked by load_engine)."""
     return load_engine(models.resolve(name), providers=provider or None, threads=threads)

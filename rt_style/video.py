@@ -19,7 +19,15 @@ from tqdm import tqdm
 
 from rt_style.alpha import Keyframes, RandomWalk
 from rt_style.errors import UserError
-from rt_style.options import engine_options, fixed_alpha, open_engine, size_options, style_weights
+from rt_style.frameops import KeepColors
+from rt_style.options import (
+    engine_options,
+    fixed_alpha,
+    keep_colors_option,
+    open_engine,
+    size_options,
+    style_weights,
+)
 from rt_style.outputs import atomic_output, expand_inputs, plan_outputs
 from rt_style.pipeline import run_stages
 from rt_style.stopping import graceful_stop
@@ -132,6 +140,7 @@ def transcode(src: Path, dst: Path, engine, schedule, style, encoding: Encoding,
 @click.option("--walk-period", type=click.FloatRange(0, min_open=True), default=8.0,
               show_default=True, help="Random-walk time scale in seconds.")
 @size_options
+@keep_colors_option
 @click.option("--batch", type=click.IntRange(1), default=1, show_default=True,
               help="Frames per inference call.")
 @click.option("--codec", default="libx264", show_default=True,
@@ -145,8 +154,8 @@ def transcode(src: Path, dst: Path, engine, schedule, style, encoding: Encoding,
 @click.option("--sequential", is_flag=True,
               help="Decode, stylize and encode in turn instead of overlapping (to measure).")
 def video_command(inputs, output, force, engine_name, provider, threads, style, alpha,
-                  alpha_keyframes, random_walk, seed, walk_period, size, scale, batch, codec,
-                  crf, bitrate, preset, pix_fmt, sequential):
+                  alpha_keyframes, random_walk, seed, walk_period, size, scale, keep_colors,
+                  batch, codec, crf, bitrate, preset, pix_fmt, sequential):
     """Stylize video files: audio and other streams are copied, timing is kept.
 
     Ctrl-C (or SIGTERM) stops early and keeps a playable OUT with the frames done so far; a
@@ -159,6 +168,8 @@ def video_command(inputs, output, force, engine_name, provider, threads, style, 
         container_format(dst)
         open_input(src).close()
     engine = open_engine(engine_name, provider, threads)
+    if keep_colors:
+        engine = KeepColors(engine)
     schedule = alpha_schedule(engine, alpha, alpha_keyframes, random_walk, seed, walk_period)
     mixture = style_weights(engine, style)
     failed = 0

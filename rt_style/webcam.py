@@ -1,10 +1,11 @@
 """`rtstyle webcam`: stylize a live camera (or a video file or stream) with α under your fingers.
 
-Each new frame from the capture thread (which keeps only the newest, capture.py) is stylized,
-shown with the HUD and optionally recorded; keys and trackbars change α, the style and the view
-(controls.py, window.py). Every way out (q, Esc, closing the window, Ctrl-C, SIGTERM,
---max-frames, the end of a file, a camera that is gone) leaves through the same cleanup, so a
-recording is always finalised and playable.
+Each new frame from the capture thread (which keeps only the newest, capture.py) is stylized
+(at the brush scale, with the input's colours if asked: frameops.py), shown with the HUD and
+optionally recorded and sent to a virtual camera (vcam.py); keys and trackbars change α, the
+strength, the brush scale, the style and the view (controls.py, window.py). Every way out (q,
+Esc, closing the window, Ctrl-C, SIGTERM, --max-frames, the end of a file, a camera that is
+gone) leaves through the same cleanup, so a recording is always finalised and playable.
 """
 
 from __future__ import annotations
@@ -20,8 +21,16 @@ import numpy as np
 from rt_style.capture import Capture, describe_source, parse_source
 from rt_style.controls import Controls, help_text, key_name
 from rt_style.errors import UserError
+from rt_style.frameops import keep_colors, stylize_scaled
 from rt_style.hud import draw_help, draw_hud
-from rt_style.options import engine_options, fixed_alpha, open_engine, parse_size, style_weights
+from rt_style.options import (
+    engine_options,
+    fixed_alpha,
+    keep_colors_option,
+    open_engine,
+    parse_size,
+    style_weights,
+)
 from rt_style.stopping import graceful_stop
 
 TITLE = "rtstyle"
@@ -80,11 +89,14 @@ class Live:
     """One live session: the frame loop over a capture, an engine and the controls."""
 
     def __init__(self, engine, controls: Controls, capture: Capture, *, window=None,
-                 recorder=None, log: StateLog, scale=1.0, mirror=False, max_frames=None,
-                 snapshot_dir: Path = Path(".")):
+                 recorder=None, vcam=None, log: StateLog, scale=None, mirror=False,
+                 max_frames=None, snapshot_dir: Path = Path(".")):
+        """scale: the starting brush scale, when not already set on the controls."""
         self.engine, self.controls, self.capture = engine, controls, capture
-        self.window, self.recorder, self.log = window, recorder, log
-        self.scale, self.mirror, self.max_frames = scale, mirror, max_frames
+        self.window, self.recorder, self.vcam, self.log = window, recorder, vcam, log
+        if scale is not None:
+            controls.scale = scale
+        self.mirror, self.max_frames = mirror, max_frames
         self.snapshot_dir = snapshot_dir
         self.meter = Meter()
         self.frames = 0
@@ -94,14 +106,11 @@ class Live:
 
     # ------------------------------------------------------------------ one frame
     def stylize(self, image: np.ndarray) -> np.ndarray:
-        """Stylize at --scale of the frame size and resize back."""
-        h, w = image.shape[:2]
-        small = image
-        if self.scale != 1:
-            size = (max(1, round(w * self.scale)), max(1, round(h * self.scale)))
-            small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-        out = self.engine.run(small, self.controls.alpha, self.controls.style)
-        return out if small is image else cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR)
+        """Stylize at the brush scale and resize back to the frame's size; keep the frame's own
+        colours (at full resolution) when asked."""
+        c = self.controls
+        out = stylize_scaled(self.engine, image, c.scale, c.applied_alpha(), c.style)
+        return keep_colors(image, out) if c.keep_colors else out
 
     def render(self, fresh: bool) -> None:
         image, frame = self.current
@@ -111,9 +120,11 @@ class Live:
         if c.split:  # original on the left half, stylized on the right
             out = out.copy()
             out[:, : out.shape[1] // 2] = image[:, : out.shape[1] // 2]
-        self.view, self.view_alpha = out, c.alpha.copy()
+        self.view, self.view_alpha = out, c.applied_alpha()
         if self.recorder is not None:
             self.record(out, frame)
+        if self.vcam is not None:  # a file read --every-frame is paced to its own rate
+            self.vcam.offer(out, wait=self.capture.every_frame)
         now = time.perf_counter()
         if self.window is not None:
             shown = out.copy() if c.hud or c.help else out
@@ -198,6 +209,8 @@ class Live:
                 self.render(fresh)
                 if self.max_frames and self.frames >= self.max_frames:
                     return "max-frames"
+            elif self.vcam is not None:
+                self.vcam.pump()
             if self.window is not None:
                 reason = self.handle_keys(1 if rendered else 4)
                 if reason:
@@ -222,12 +235,20 @@ def _camera_size(text):
                    "files are resized to it.")
 @click.option("--scale", type=click.FloatRange(0, 1, min_open=True), default=1.0,
               show_default=True,
-              help="Stylize at this fraction of the frame size and resize back (faster).")
+              help="Starting brush size: stylize at this fraction of the frame size and resize "
+                   "back (bigger strokes, faster); '[' and ']' change it live.")
 @click.option("--alpha", metavar="V,V,…|NAME=V,…",
               help="Starting α: one value per component, or name=value pairs (default: the "
                    "model's defaults).")
 @click.option("--record", type=click.Path(dir_okay=False),
               help="Also record the stylized view (no HUD) to this file: H.264, e.g. out.mp4.")
+@click.option("--virtual-camera", "virtual_camera", is_flag=False, flag_value="auto",
+              default=None, metavar="[DEVICE]",
+              help="Also send the stylized view (no HUD) to a virtual camera, for video calls "
+                   "and OBS: a v4l2loopback DEVICE such as /dev/video10 (default: the first "
+                   "free one) on Linux, the OBS virtual camera elsewhere. Needs "
+                   "pip install 'rtstyle[vcam]'.")
+@keep_colors_option
 @click.option("--no-window", is_flag=True, help="Run without a window (e.g. to --record).")
 @click.option("--mirror", is_flag=True, help="Flip the picture left-right, like a mirror.")
 @click.option("--log-state", type=click.Path(dir_okay=False), metavar="FILE.jsonl",
@@ -241,10 +262,14 @@ def _camera_size(text):
               show_default=True, help="Folder for the PNG snapshots that 's' saves.")
 @click.option("--seed", type=int, help="Seed for 'r' (random α) and 'w' (random walk).")
 def webcam_command(engine_name, provider, threads, style, source, size, scale, alpha, record,
-                   no_window, mirror, log_state, max_frames, every_frame, loop, snapshot_dir,
-                   seed):
+                   virtual_camera, keep_colors, no_window, mirror, log_state, max_frames,
+                   every_frame, loop, snapshot_dir, seed):
     """Stylize a camera live, with α on the keyboard (press ? in the window for the keys)."""
     source = parse_source(source)
+    if virtual_camera is not None:
+        from rt_style import vcam
+
+        vcam.require_pyvirtualcam()  # before anything opens: one line saying what to install
     if isinstance(source, int) and (loop or every_frame):
         raise UserError("--loop and --every-frame apply to video files, not cameras")
     snapshot_dir = Path(snapshot_dir)
@@ -253,29 +278,35 @@ def webcam_command(engine_name, provider, threads, style, source, size, scale, a
     capture = Capture(source, size=_camera_size(size), every_frame=every_frame, loop=loop)
     engine = open_engine(engine_name, provider, threads)
     controls = Controls.for_engine(engine, fixed_alpha(engine, alpha),
-                                   style_weights(engine, style), seed)
+                                   style_weights(engine, style), seed, scale=scale,
+                                   keep_colors=keep_colors)
     recorder = None
     if record:
         from rt_style.recorder import Recorder
 
         recorder = Recorder(record)
     log = StateLog(log_state, controls)
-    window = live = None
+    window = live = camera = None
     with graceful_stop("stopping (press Ctrl-C again to abort)") as stop:
         capture.open()
         try:
             if recorder is not None:
                 recorder.fps = capture.fps
+            if virtual_camera is not None:  # fails before anything is printed or recorded
+                camera = vcam.VirtualCamera(capture.frame_size, capture.fps,
+                                            None if virtual_camera == "auto" else virtual_camera)
             w, h = capture.frame_size
             click.echo(f"{engine.describe()}; {describe_source(source)} {w}x{h} at "
                        f"{capture.fps:.3g} fps")
+            if camera is not None:
+                click.echo(camera.describe())
             if not no_window:
                 from rt_style.window import Window
 
                 window = Window(TITLE, controls, capture.frame_size)
                 click.echo("keys:\n" + help_text())
-            live = Live(engine, controls, capture, window=window, recorder=recorder, log=log,
-                        scale=scale, mirror=mirror, max_frames=max_frames,
+            live = Live(engine, controls, capture, window=window, recorder=recorder,
+                        vcam=camera, log=log, mirror=mirror, max_frames=max_frames,
                         snapshot_dir=snapshot_dir)
             log.write("start", engine=engine.describe(), source=str(source), size=[w, h],
                       source_fps=capture.fps, alpha_names=engine.alpha_names,
@@ -285,6 +316,9 @@ def webcam_command(engine_name, provider, threads, style, source, size, scale, a
             capture.close()
             if window is not None:
                 window.close()
+            if camera is not None:
+                camera.close()
+                click.echo(f"sent {camera.frames} frames to the virtual camera")
             saved = recorder.close() if recorder is not None else None
             if saved:
                 click.echo(f"recorded {recorder.frames} frames to {saved}")

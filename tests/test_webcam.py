@@ -174,7 +174,7 @@ def test_keys_in_a_real_window_change_alpha_and_save_a_snapshot(tiny_onnx_multi,
     assert last["alpha"] == pytest.approx(expected.tolist(), abs=1e-4)
     assert last["selected"] == 3 and last["style"] == "style1"
     assert last["flags"] == {"walk": False, "split": True, "hud": True, "frozen": False,
-                             "help": False}
+                             "help": False, "keep_colors": False}
     assert pressed[keys.index("space")]["flags"]["frozen"]
     assert _events(log, "end")[0]["reason"] == "quit"
     snapshots = list(tmp_path.glob("rtstyle-*.png"))
@@ -400,7 +400,7 @@ def test_controls_keys_without_a_window():
     for key in ("v", "h", "space", "?"):
         c.press(key, 0)
     assert c.state()["flags"] == {"walk": False, "split": True, "hud": False, "frozen": True,
-                                  "help": True}
+                                  "help": True, "keep_colors": False}
     assert c.press("s", 0) == "snapshot" and c.press("Esc", 0) == "quit"
     assert [key_name(k) for k in (65362, 65364, 65361, 65363, 9, 27, 32, 113, 43, -1)] == [
         "Up", "Down", "Left", "Right", "Tab", "Esc", "space", "q", "+", None]

@@ -22,6 +22,8 @@ from rt_style.controls import Controls, help_text, key_name
 from rt_style.errors import UserError
 from rt_style.hud import draw_help, draw_hud
 from rt_style.options import engine_options, fixed_alpha, open_engine, parse_size, style_weights
+from rt_style.outputs import refuse_overwriting
+from rt_style.scaling import stylize_scaled
 from rt_style.stopping import graceful_stop
 
 TITLE = "rtstyle"
@@ -33,10 +35,15 @@ class StateLog:
     that a test or another program can follow a session live."""
 
     def __init__(self, path, controls: Controls):
-        self.controls = controls
-        self.file = open(path, "w", encoding="utf-8") if path else None
+        self.controls, self.path = controls, path
+        self.file = None  # opened at the first event, once the source is known to work
+        if path and not Path(path).parent.is_dir():
+            raise UserError(f"cannot write --log-state {path}: folder {Path(path).parent} "
+                            "does not exist")
 
     def write(self, event: str, **fields) -> None:
+        if self.path and self.file is None:
+            self.file = open(self.path, "w", encoding="utf-8")
         if self.file:
             record = {"event": event, "time": round(time.time(), 3), **fields,
                       **self.controls.state()}
@@ -95,13 +102,8 @@ class Live:
     # ------------------------------------------------------------------ one frame
     def stylize(self, image: np.ndarray) -> np.ndarray:
         """Stylize at --scale of the frame size and resize back."""
-        h, w = image.shape[:2]
-        small = image
-        if self.scale != 1:
-            size = (max(1, round(w * self.scale)), max(1, round(h * self.scale)))
-            small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-        out = self.engine.run(small, self.controls.alpha, self.controls.style)
-        return out if small is image else cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR)
+        return stylize_scaled(lambda x: self.engine.run(x, self.controls.alpha,
+                                                        self.controls.style), image, self.scale)
 
     def render(self, fresh: bool) -> None:
         image, frame = self.current
@@ -247,6 +249,8 @@ def webcam_command(engine_name, provider, threads, style, source, size, scale, a
     source = parse_source(source)
     if isinstance(source, int) and (loop or every_frame):
         raise UserError("--loop and --every-frame apply to video files, not cameras")
+    refuse_overwriting([source if isinstance(source, str) else None],
+                       {"--record": record, "--log-state": log_state})
     snapshot_dir = Path(snapshot_dir)
     if not no_window and not snapshot_dir.is_dir():
         raise UserError(f"snapshot folder not found: {snapshot_dir}")

@@ -9,6 +9,7 @@ import contextlib
 import os
 import re
 import secrets
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -128,6 +129,35 @@ def remove_stale_temps(path: Path, tag: str = "part") -> list[Path]:
     path = Path(path)
     return remove_stale(path.parent, rf"\.{re.escape(path.stem)}\.(?P<pid>\d+)-[0-9a-f]{{8}}"
                                      rf"\.{re.escape(tag)}{re.escape(path.suffix)}")
+
+
+def mkstemp_beside(path: Path) -> tuple[int, str]:
+    """tempfile.mkstemp in `path`'s folder, named .NAME.PID-XXXXXXXX.tmp, once the temporaries
+    of `path` that killed runs left there are removed."""
+    path = Path(path)
+    remove_stale(path.parent, rf"\.{re.escape(path.name)}\.(?P<pid>\d+)-\w+\.tmp")
+    return tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp",
+                            dir=path.parent)
+
+
+def check_writable(path: Path, what: str = "") -> None:
+    """Fail now, not after minutes of work, when `path` cannot be created: a parent that is a
+    file, or a folder that does not take new files. Leaves nothing behind."""
+    path = Path(path)
+    name = f"{what} {path}" if what else str(path)
+    if path.is_dir():
+        raise UserError(f"cannot write {name}: it is a folder")
+    existing = path.parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UserError(f"cannot write {name}: {existing} is a file, not a folder")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".rtstyle-write-test.", dir=existing)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as e:
+        raise UserError(f"cannot write {name}: {e.strerror} ({existing})") from None
 
 
 def _alive(pid: int) -> bool:

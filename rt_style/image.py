@@ -53,7 +53,10 @@ def image_size(path: Path) -> tuple[int, int]:
     """(width, height) as displayed, from the header alone: inputs are checked before any work."""
     with _reading(path), Image.open(path) as im:
         w, h = im.size
-        turned = im.getexif().get(0x0112, 1) in (5, 6, 7, 8)
+        try:
+            turned = im.getexif().get(0x0112, 1) in (5, 6, 7, 8)
+        except Exception:  # a damaged EXIF block: load_image says what is wrong, if anything
+            turned = False
     return (h, w) if turned else (w, h)
 
 

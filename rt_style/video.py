@@ -178,7 +178,8 @@ def video_command(inputs, output, sample, force, engine_name, provider, threads,
         container_format(dst)
         with open_input(src) as container:
             cc = main_video_stream(container).codec_context
-            frame_sizes(cc.width, cc.height, size, scale, keep_scaled_size)
+            if cc.width and cc.height:  # from the header; the first frame has the last word
+                frame_sizes(cc.width, cc.height, size, scale, keep_scaled_size)
     engine = open_engine(engine_name, provider, threads)
     schedule = alpha_schedule(engine, alpha, alpha_keyframes, random_walk, seed, walk_period)
     mixture = style_weights(engine, style)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
+
+from rt_style.outputs import mkstemp_beside
 
 
 @contextmanager
@@ -13,7 +14,7 @@ def atomic_path(path):
     """Yield a temporary path beside `path`; rename it over `path` only if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = mkstemp_beside(path)  # temporaries of killed exports are removed first
     os.close(fd)
     umask = os.umask(0)
     os.umask(umask)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-from PIL import ImageOps, UnidentifiedImageError
+from PIL import ImageOps
 
 from export.measure import conditioning
 from rt_style.errors import UserError
@@ -24,7 +24,7 @@ CALIB_SIZE = (320, 240)  # W×H calibration photos are cropped and resized to
 
 def calibration_frames(folder, limit: int, size=CALIB_SIZE) -> list[np.ndarray]:
     """Up to `limit` photos from `folder` as uint8 BGR H×W×3 frames."""
-    from train.data import find_images, load_rgb
+    from train.data import UNREADABLE, find_images, load_rgb
 
     folder = Path(folder)
     if not folder.is_dir():
@@ -35,7 +35,7 @@ def calibration_frames(folder, limit: int, size=CALIB_SIZE) -> list[np.ndarray]:
             break
         try:
             frames.append(np.asarray(ImageOps.fit(load_rgb(path), size))[..., ::-1].copy())
-        except (OSError, UnidentifiedImageError):
+        except UNREADABLE:
             continue  # unreadable files do not stop a calibration run
     if not frames:
         raise UserError(f"no readable images in calibration folder {folder}")

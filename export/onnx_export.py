@@ -23,6 +23,7 @@ from export.metadata import describe, embed, read
 from export.trt_check import trt_problems
 from rt_style.alpha import parse_alpha
 from rt_style.errors import UserError
+from rt_style.outputs import check_writable, same_file
 from train.model import min_reflect_side
 
 DEFAULT_OPSET = 18
@@ -123,10 +124,23 @@ def export_checkpoint(checkpoint, out, *, opset: int = DEFAULT_OPSET, simplify_g
     place of the training run's; the network is trained on the whole α cube, so any point is
     a valid start.
     """
-    from train.checkpoint import load_model
+    from train.checkpoint import checkpoint_file, load_model
 
     out = Path(out)
     simplify = simplifier() if simplify_graph else None
+    source = checkpoint_file(checkpoint)
+    targets = [out] + [variant_path(out, p) for p, on in (("fp16", fp16), ("int8", int8_dir))
+                       if on]
+    for target in targets:  # all before the (slow) export: a failure then leaves nothing
+        if same_file(target, source):
+            raise UserError(f"{target} would overwrite the checkpoint {source} it is exported "
+                            "from: choose another -o")
+        check_writable(target)
+    frames = None
+    if int8_dir:
+        from export import int8
+
+        frames = int8.calibration_frames(int8_dir, calib_count)
     model, meta = load_model(checkpoint)
     if alpha_default is not None:
         start = parse_alpha(alpha_default, meta["alpha_names"], meta["alpha_defaults"],
@@ -159,8 +173,8 @@ def export_checkpoint(checkpoint, out, *, opset: int = DEFAULT_OPSET, simplify_g
         log(f"fp16 ONNX Runtime vs PyTorch, {measure.report(half.diffs)}")
         result.variants["fp16"] = _write_variant(out, "fp16", half.data, log)
     if int8_dir:
-        result.variants["int8"] = _int8(proto, info, fp32, int8_dir, calib_count, bench_runs,
-                                        out, log)
+        result.variants["int8"] = _int8(proto, info, fp32, frames, int8_dir, bench_runs, out,
+                                        log)
     return result
 
 
@@ -200,11 +214,11 @@ def _write_variant(out: Path, precision: str, data: bytes, log) -> Path:
     return path
 
 
-def _int8(proto, info, fp32: _Checked, calib_dir, calib_count, bench_runs, out, log) -> Path:
-    """Quantize, report parity and speed against the FP32 model, write model.int8.onnx."""
+def _int8(proto, info, fp32: _Checked, frames, calib_dir, bench_runs, out, log) -> Path:
+    """Quantize on the calibration `frames`, report parity and speed against the FP32 model,
+    write model.int8.onnx."""
     from export import int8
 
-    frames = int8.calibration_frames(calib_dir, calib_count)
     log(f"calibrating int8 on {len(frames)} photos from {calib_dir}")
     proto8 = embed(int8.quantize(proto, int8.calibration_feeds(frames, info)), info,
                    precision="int8")

@@ -50,13 +50,13 @@ def parse_alpha(text: str, names: list[str], defaults, ranges=None,
     return alpha
 
 
-def _number(text: str) -> float:
+def _number(text: str, what: str = "α value") -> float:
     try:
         v = float(text)
     except ValueError:
-        raise UserError(f"α value {text!r} is not a number") from None
+        raise UserError(f"{what} {text.strip()!r} is not a number") from None
     if not math.isfinite(v):
-        raise UserError(f"α value {text!r} is not finite")
+        raise UserError(f"{what} {text.strip()!r} is not finite")
     return v
 
 
@@ -83,9 +83,11 @@ def parse_style_mixture(text: str, style_names: list[str]) -> np.ndarray:
             if len(matches) != 1:
                 raise UserError(f"unknown style {name!r}; the model has {', '.join(style_names)}")
             i = matches[0]
-        w[i] += _number(weight) if weight else 1.0
+        w[i] += _number(weight, f"style mixture {text!r}: the weight of {name!r},") \
+            if weight else 1.0
     if w.sum() <= 0 or (w < 0).any():
-        raise UserError("style weights must be non-negative and not all zero")
+        raise UserError(f"style mixture {text!r}: weights must be non-negative and not all "
+                        "zero")
     return w / w.sum()
 
 
@@ -105,7 +107,7 @@ class Keyframes:
             t, sep, rest = key.partition(":")
             if not sep:
                 raise UserError(f"keyframe {key!r} needs a time: 'SECONDS:v,v,…'")
-            t = _number(t)
+            t = _number(t, "keyframe time")
             if t < 0:
                 raise UserError(f"keyframe time {t:g} is negative")
             times.append(t)

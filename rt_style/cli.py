@@ -67,6 +67,15 @@ def cli():
     """Real-time, adjustable neural style transfer."""
 
 
+def one_line(e: click.ClickException) -> str:
+    """click's usage error as one line, pointing to the command's --help."""
+    text = " ".join(e.format_message().split())
+    ctx = getattr(e, "ctx", None)
+    if isinstance(e, click.UsageError) and ctx is not None:
+        text += f" (see {ctx.command_path} --help)"
+    return text
+
+
 def main(argv=None):
     """Entry point: user errors become one line on stderr and exit code 2, never a traceback."""
     try:
@@ -77,8 +86,11 @@ def main(argv=None):
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
-    except click.ClickException as e:
+    except click.exceptions.NoArgsIsHelpError as e:  # bare `rtstyle`: the help is the answer
         e.show()
+        sys.exit(e.exit_code)
+    except click.ClickException as e:
+        click.echo(f"error: {one_line(e)}", err=True)
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)

@@ -1,7 +1,7 @@
-"""Cheap per-frame steps around the network: stylize at a fraction of the size and resize back
-(bigger brush strokes, faster), and keep the input's colours (luminance-only style transfer).
+"""Keep the input's colours (luminance-only style transfer), a cheap step after the network;
+stylizing at a fraction of the size and resizing back is rt_style.scaling's.
 
-Both are OpenCV calls on uint8 BGR frames, so they work with every model and backend (ONNX
+It is OpenCV calls on uint8 BGR frames, so they work with every model and backend (ONNX
 Runtime or TensorRT) without re-exporting anything; `rtstyle bench --keep-colors` measures
 what keeping colours costs.
 """
@@ -10,26 +10,6 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-
-
-def resize_to(image: np.ndarray, size: tuple[int, int], shrinking: bool = False) -> np.ndarray:
-    """`image` at (width, height); INTER_AREA when shrinking (no aliasing), else bilinear."""
-    if image.shape[1::-1] == tuple(size):
-        return image
-    return cv2.resize(image, tuple(size),
-                      interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
-
-
-def scaled_size(width: int, height: int, scale: float) -> tuple[int, int]:
-    return max(1, round(width * scale)), max(1, round(height * scale))
-
-
-def stylize_scaled(engine, image: np.ndarray, scale: float, alpha, style) -> np.ndarray:
-    """Stylize one H×W×3 frame at `scale` × its size and resize the result back to H×W: the
-    network's strokes have a fixed size in pixels, so a smaller scale gives bigger strokes."""
-    h, w = image.shape[:2]
-    small = resize_to(image, scaled_size(w, h, scale), shrinking=True)
-    return resize_to(engine.run(small, alpha, style), (w, h))
 
 
 def keep_colors(content: np.ndarray, stylized: np.ndarray) -> np.ndarray:

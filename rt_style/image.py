@@ -7,9 +7,12 @@ its alpha channel in formats that hold one (PNG, WebP, TIFF). Outputs are writte
 
 from __future__ import annotations
 
+import contextlib
+import warnings
 from pathlib import Path
 
 import click
+import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -18,13 +21,14 @@ from rt_style.frameops import KeepColors
 from rt_style.options import (
     engine_options,
     fixed_alpha,
+    frame_sizes,
     keep_colors_option,
     open_engine,
     size_options,
     style_weights,
-    target_size,
 )
 from rt_style.outputs import atomic_output, expand_inputs, plan_outputs
+from rt_style.scaling import resize_frames
 from rt_style.sheet import random_sheet, sweep_sheet
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
@@ -32,17 +36,39 @@ ALPHA_FORMATS = ("PNG", "WEBP", "TIFF")
 SHEET_LIMIT = 512  # sheets shrink inputs to this longer side unless --size/--scale say otherwise
 
 
-def load_image(path: Path) -> tuple[Image.Image, Image.Image | None, bytes | None]:
-    """(upright 8-bit RGB image, its alpha channel or None, ICC profile or None)."""
+@contextlib.contextmanager
+def _reading(path: Path):
+    """PIL's failures while opening or decoding `path` as one-line errors."""
     try:
-        with Image.open(path) as im:
-            im.load()
-            # An ICC profile describes the stored colours: keep it unless they change model.
-            icc = im.info.get("icc_profile") if im.mode in ("RGB", "RGBA", "P") else None
-            im = ImageOps.exif_transpose(im)
+        with warnings.catch_warnings():  # between PIL's two limits it only warns, in 3 lines
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            yield
+    except Image.DecompressionBombError as e:
+        raise UserError(f"cannot read {path}: it claims more pixels than PIL opens ({e}); if "
+                        "it is genuine, shrink it with another tool first") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         why = "not an image PIL can read" if isinstance(e, UnidentifiedImageError) else str(e)
         raise UserError(f"cannot read {path}: {why}") from None
+
+
+def image_size(path: Path) -> tuple[int, int]:
+    """(width, height) as displayed, from the header alone: inputs are checked before any work."""
+    with _reading(path), Image.open(path) as im:
+        w, h = im.size
+        try:
+            turned = im.getexif().get(0x0112, 1) in (5, 6, 7, 8)
+        except Exception:  # a damaged EXIF block: load_image says what is wrong, if anything
+            turned = False
+    return (h, w) if turned else (w, h)
+
+
+def load_image(path: Path) -> tuple[Image.Image, Image.Image | None, bytes | None]:
+    """(upright 8-bit RGB image, its alpha channel or None, ICC profile or None)."""
+    with _reading(path), Image.open(path) as im:
+        im.load()
+        # An ICC profile describes the stored colours: keep it unless they change model.
+        icc = im.info.get("icc_profile") if im.mode in ("RGB", "RGBA", "P") else None
+        im = ImageOps.exif_transpose(im)
     if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):  # 16-bit (or deeper) grey
         a = np.asarray(im, np.float64)
         peak = 1.0 if im.mode == "F" and a.max() <= 1 else 255.0 if im.mode == "F" else 65535.0
@@ -91,8 +117,9 @@ def from_bgr(bgr: np.ndarray) -> Image.Image:
 
 
 def resized(im: Image.Image, size, scale, limit=None) -> Image.Image:
-    w, h = target_size(im.width, im.height, size, scale, limit)
-    return im if (w, h) == im.size else im.resize((w, h), Image.Resampling.LANCZOS)
+    """The image at the size to stylize it at (for sheets: the size of their tiles)."""
+    _, work = frame_sizes(im.width, im.height, size, scale, limit=limit)
+    return im if work == im.size else im.resize(work, Image.Resampling.LANCZOS)
 
 
 def output_namer(sweep: bool, random: int | None):
@@ -108,9 +135,10 @@ def output_namer(sweep: bool, random: int | None):
 
 
 @click.command("image")
-@click.argument("inputs", nargs=-1, required=True, metavar="IN…")
+@click.argument("inputs", nargs=-1, metavar="IN…")
 @click.option("-o", "--output", required=True, metavar="OUT",
               help="Output file, or a folder (several inputs, or a folder of inputs).")
+@click.option("--sample", is_flag=True, help="Stylize the bundled sample photo instead of IN….")
 @click.option("--force", is_flag=True, help="Overwrite existing outputs.")
 @engine_options
 @click.option("--alpha", metavar="v,v,…|name=v,…",
@@ -124,12 +152,17 @@ def output_namer(sweep: bool, random: int | None):
 @click.option("--random", "random_n", type=click.IntRange(1), default=None, metavar="N",
               help="A sheet of N stylizations under random α, each labelled.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for --random.")
-def image_command(inputs, output, force, engine_name, provider, threads, style, alpha, size,
-                  scale, keep_colors, sweep, steps, random_n, seed):
+def image_command(inputs, output, sample, force, engine_name, provider, threads, style, alpha,
+                  size, scale, keep_scaled_size, keep_colors, sweep, steps, random_n, seed):
     """Stylize images, or make sheets that show what each α component does.
 
-    Sheets shrink inputs to 512 pixels on the longer side unless --size or --scale is given.
+    Outputs keep the input's size (or --size); --scale stylizes a smaller or larger copy and
+    resizes the result back. Sheets show inputs at 512 pixels on the longer side unless --size
+    or --scale is given.
     """
+    from rt_style import samples
+
+    inputs = samples.inputs_or_sample(inputs, sample, samples.PHOTO)
     if sweep and random_n:
         raise UserError("give --sweep or --random, not both")
     if random_n and alpha:
@@ -139,15 +172,21 @@ def image_command(inputs, output, force, engine_name, provider, threads, style, 
                          to_folder=from_folder)
     for _, dst in pairs:
         image_format(dst)
+    sheet = sweep or random_n
+    limit = SHEET_LIMIT if sheet else None
+    for src, _ in pairs:  # every input readable and not too large, before any work
+        frame_sizes(*image_size(src), size, scale, keep_scaled_size, limit)
     engine = open_engine(engine_name, provider, threads)
     if keep_colors:  # sheets too
         engine = KeepColors(engine)
     base = fixed_alpha(engine, alpha)
     mixture = style_weights(engine, style)
-    sheet = sweep or random_n
     for src, dst in pairs:
         rgb, mask, icc = load_image(src)
-        rgb = resized(rgb, size, scale, SHEET_LIMIT if sheet else None)
+        out_size, work = frame_sizes(rgb.width, rgb.height, size, scale, keep_scaled_size,
+                                     limit)
+        if work != rgb.size:
+            rgb = rgb.resize(work, Image.Resampling.LANCZOS)
         bgr = to_bgr(rgb)
         if sweep:
             save_image(dst, sweep_sheet(engine, bgr, base, mixture, steps), None)
@@ -155,7 +194,8 @@ def image_command(inputs, output, force, engine_name, provider, threads, style, 
             save_image(dst, random_sheet(engine, bgr, mixture, random_n, seed), None)
         else:
             if mask is not None:
-                mask = mask.resize(rgb.size, Image.Resampling.LANCZOS)
-            out = from_bgr(engine.run(bgr, alpha=base, style=mixture))
-            save_image(dst, out, mask, icc, log=lambda m: click.echo(m, err=True))
+                mask = mask.resize(out_size, Image.Resampling.LANCZOS)
+            styled = resize_frames(engine.run(bgr, alpha=base, style=mixture), out_size,
+                                   cv2.INTER_CUBIC)
+            save_image(dst, from_bgr(styled), mask, icc, log=lambda m: click.echo(m, err=True))
         click.echo(f"{dst}")

@@ -7,6 +7,7 @@ folder (tests, or a user's own collection of models).
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -50,18 +51,40 @@ def bundled() -> dict[str, Path]:
 
 
 def default_name(models: dict[str, Path]) -> str | None:
-    """The model that no --engine means: DEFAULT_MODEL if bundled, else the first by name."""
+    """The model that no --engine means: DEFAULT_MODEL if bundled, else the first by name that
+    can be read (a damaged file must not become everyone's default)."""
     if DEFAULT_MODEL in models:
         return DEFAULT_MODEL
-    return next(iter(models), None)
+    return next((name for name, path in models.items() if read_meta(path)[0] is not None),
+                None)
+
+
+def read_meta(path: Path) -> tuple[dict | None, str | None]:
+    """(the model's metadata, None), or (None, why it cannot be read); cached per file version."""
+    st = path.stat()
+    return _read_meta(path, st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=64)
+def _read_meta(path: Path, _mtime: int, _size: int) -> tuple[dict | None, str | None]:
+    from rt_style.engine import load_engine  # onnxruntime only when needed
+
+    try:
+        return load_engine(path, providers="cpu", threads=1).meta, None
+    except UserError as e:
+        return None, str(e)
 
 
 def resolve(name_or_path: str | None) -> Path:
     """A model file from a path, a bundled model's name, or None for the default."""
     models = bundled()
     if name_or_path is None:
+        default = default_name(models)
+        if default:
+            return models[default]
         if models:
-            return models[default_name(models)]
+            raise UserError(f"none of the models in {models_dir()} can be read: pass --engine "
+                            "MODEL.onnx (`rtstyle models` says what is wrong with each)")
         raise UserError("no bundled model is installed: pass --engine MODEL.onnx "
                         "(make one with `rtstyle train` and `rtstyle export`)")
     path = Path(name_or_path)
@@ -120,13 +143,10 @@ def steps_text(meta: dict) -> str:
 
 def describe_model(name: str, path: Path, is_default: bool) -> list[str]:
     """Lines for one model: heading, card, styles, one line per α component."""
-    from rt_style.engine import load_engine  # onnxruntime only when listing
-
     head = f"{name}{'  (default)' if is_default else ''}  —  {_size(path)}"
-    try:
-        meta = load_engine(path, providers="cpu", threads=1).meta
-    except UserError as e:
-        return [head, f"  cannot be read: {e}"]
+    meta, why = read_meta(path)
+    if meta is None:
+        return [head, f"  cannot be read: {why}"]
     facts = [f"{meta.get('preset', '?')} preset"]
     if meta.get("steps") is not None:
         facts.append(steps_text(meta))
@@ -167,5 +187,8 @@ def models_command():
     click.echo(f"bundled models in {folder}:\n")
     for name, path in models.items():
         click.echo("\n".join(describe_model(name, path, name == default)) + "\n")
+    if default is None:
+        click.echo("none of them can be read: pass --engine MODEL.onnx")
+        return
     click.echo(f"use one with --engine NAME (no --engine: {default}); "
                "`rtstyle image PHOTO -o SHEET.png --sweep --engine NAME` shows each α at work")

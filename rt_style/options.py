@@ -15,6 +15,7 @@ from rt_style import models
 from rt_style.alpha import parse_alpha, parse_style_mixture
 from rt_style.engine import Engine, load_engine
 from rt_style.errors import UserError
+from rt_style.scaling import check_size, scaled_size
 
 
 def engine_options(f):
@@ -33,12 +34,15 @@ def engine_options(f):
 
 
 def size_options(f):
-    """--size, --scale."""
+    """--size, --scale, --keep-scaled-size."""
+    f = click.option("--keep-scaled-size", is_flag=True,
+                     help="Keep the output at the --scale'd size instead of resizing it back.")(f)
     f = click.option("--scale", type=click.FloatRange(0, min_open=True), default=None,
-                     help="Resize by this factor before stylizing.")(f)
+                     help="Stylize at this factor of the size (smaller: larger brush strokes, "
+                          "faster), then resize back.")(f)
     return click.option("--size", metavar="WxH",
-                        help="Resize to W×H before stylizing (W x or xH keeps the aspect "
-                             "ratio).")(f)
+                        help="Output size W×H (Wx or xH keeps the aspect ratio; default: the "
+                             "input's).")(f)
 
 
 def keep_colors_option(f):
@@ -80,23 +84,30 @@ def parse_size(text: str) -> tuple[int | None, int | None]:
     return w, h
 
 
-def target_size(width: int, height: int, size: str | None, scale: float | None,
-                limit: int | None = None) -> tuple[int, int]:
-    """The size to stylize at: --size, else --scale, else the input (shrunk to `limit` on its
-    longer side when one is given and neither option was)."""
-    if size and scale:
-        raise UserError("give --size or --scale, not both")
+def frame_sizes(width: int, height: int, size: str | None, scale: float | None,
+                keep_scaled: bool = False, limit: int | None = None
+                ) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(output size, size to stylize at) for a width × height input.
+
+    The output is --size, else the input (shrunk to `limit` on its longer side when one is
+    given and neither option was); the network works at --scale of it, and the result is
+    resized back to it unless `keep_scaled`. Both are checked against the largest frame we
+    handle, before any work."""
+    if keep_scaled and not scale:
+        raise UserError("--keep-scaled-size goes with --scale")
     if size:
         w, h = parse_size(size)
         if w is None:
             w = width * h / height
         if h is None:
             h = height * w / width
-    elif scale:
-        w, h = width * scale, height * scale
-    elif limit and max(width, height) > limit:
+    elif limit and not scale and max(width, height) > limit:
         f = limit / max(width, height)
         w, h = width * f, height * f
     else:
         w, h = width, height
-    return max(1, round(w)), max(1, round(h))
+    out = max(1, round(w)), max(1, round(h))
+    check_size(*out, "output size")
+    work = scaled_size(*out, scale)
+    check_size(*work)
+    return (work if keep_scaled else out), work

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -42,9 +44,13 @@ def plan_outputs(inputs: list[Path], out: str, name_for: Callable[[Path], str], 
     """(input, output) pairs. OUT is a folder when there are several inputs, when the inputs
     came from a folder, when it already is one, or when it ends with '/'; otherwise a file."""
     target = Path(out)
-    as_folder = to_folder or len(inputs) > 1 or target.is_dir() or out.endswith(("/", os.sep))
+    slash = out.endswith(("/", os.sep))
+    as_folder = to_folder or len(inputs) > 1 or target.is_dir() or slash
     if as_folder and target.exists() and not target.is_dir():
         raise UserError(f"{target} is a file, but {len(inputs)} inputs need a folder for -o")
+    if as_folder and not target.exists() and not slash and looks_like_file(target):
+        raise UserError(f"{len(inputs)} inputs need a folder for -o, but {out} looks like a "
+                        f"file name: give a folder (e.g. -o {target.stem}/)")
     pairs = [(i, target / name_for(i) if as_folder else target) for i in inputs]
     seen = {}
     sources = {i.resolve() for i in inputs}
@@ -59,14 +65,125 @@ def plan_outputs(inputs: list[Path], out: str, name_for: Callable[[Path], str], 
     return pairs
 
 
+def looks_like_file(path: Path) -> bool:
+    """A name ending in a suffix we read or write (out.png, clip.mp4): not meant as a folder."""
+    from rt_style.image import IMAGE_SUFFIXES
+    from rt_style.videoio import CONTAINERS, VIDEO_SUFFIXES
+
+    known = set(IMAGE_SUFFIXES) | set(VIDEO_SUFFIXES) | set(CONTAINERS) | {".onnx"}
+    return path.suffix.lower() in known
+
+
+def same_file(a, b) -> bool:
+    """Whether two paths name one file (links and relative names included)."""
+    a, b = Path(a), Path(b)
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
+    except OSError:
+        return False
+
+
+def refuse_overwriting(inputs, outputs: dict) -> None:
+    """Refuse any output (option → path) that names an input, or the same file as another."""
+    seen = {}
+    for option, path in outputs.items():
+        if not path:
+            continue
+        for i in inputs:
+            if i is not None and same_file(path, i):
+                raise UserError(f"{option} {path} would overwrite the input {i}: choose another "
+                                "file")
+        for other, p in seen.items():
+            if same_file(path, p):
+                raise UserError(f"{other} and {option} both name {path}: choose two files")
+        seen[option] = path
+
+
+# Temporary files carry the writing process's id, so that a later run can tell the leftovers
+# of a killed one (SIGKILL, a power cut) from those of a run still going.
+def temp_path(path: Path, tag: str = "part") -> Path:
+    """.NAME.PID-XXXXXXXX.TAG.SUFFIX beside `path` (the suffix kept: formats follow it)."""
+    return path.with_name(f".{path.stem}.{os.getpid()}-{secrets.token_hex(4)}.{tag}"
+                          f"{path.suffix}")
+
+
+def remove_stale(folder: Path, pattern: str) -> list[Path]:
+    """Delete the files in `folder` whose names match `pattern` (a regular expression with a
+    `pid` group) and whose process is gone; returns them."""
+    removed = []
+    try:
+        entries = list(Path(folder).iterdir())
+    except OSError:
+        return removed
+    for f in entries:
+        m = re.fullmatch(pattern, f.name)
+        if m and not _alive(int(m["pid"])):
+            with contextlib.suppress(OSError):
+                f.unlink()
+                removed.append(f)
+    return removed
+
+
+def remove_stale_temps(path: Path, tag: str = "part") -> list[Path]:
+    """Delete the temporaries of `path` (temp_path) that killed runs left behind."""
+    path = Path(path)
+    return remove_stale(path.parent, rf"\.{re.escape(path.stem)}\.(?P<pid>\d+)-[0-9a-f]{{8}}"
+                                     rf"\.{re.escape(tag)}{re.escape(path.suffix)}")
+
+
+def mkstemp_beside(path: Path) -> tuple[int, str]:
+    """tempfile.mkstemp in `path`'s folder, named .NAME.PID-XXXXXXXX.tmp, once the temporaries
+    of `path` that killed runs left there are removed."""
+    path = Path(path)
+    remove_stale(path.parent, rf"\.{re.escape(path.name)}\.(?P<pid>\d+)-\w+\.tmp")
+    return tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp",
+                            dir=path.parent)
+
+
+def check_writable(path: Path, what: str = "") -> None:
+    """Fail now, not after minutes of work, when `path` cannot be created: a parent that is a
+    file, or a folder that does not take new files. Leaves nothing behind."""
+    path = Path(path)
+    name = f"{what} {path}" if what else str(path)
+    if path.is_dir():
+        raise UserError(f"cannot write {name}: it is a folder")
+    existing = path.parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UserError(f"cannot write {name}: {existing} is a file, not a folder")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".rtstyle-write-test.", dir=existing)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as e:
+        raise UserError(f"cannot write {name}: {e.strerror} ({existing})") from None
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    if os.name != "posix":  # no harmless probe (os.kill ends the process there): keep the file
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # someone else's process
+        return True
+    return True
+
+
 @contextlib.contextmanager
 def atomic_output(path: Path) -> Iterator[Path]:
     """Yield a temporary path in the target's folder (same suffix, so formats are still guessed
-    from it); rename it to `path` if the block completes, delete it if the block raises."""
+    from it); rename it to `path` if the block completes, delete it if the block raises.
+    Temporaries of this target left by killed runs are removed first."""
     path = Path(path)
-    tmp = path.with_name(f".{path.stem}.{secrets.token_hex(4)}.part{path.suffix}")
+    tmp = temp_path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temps(path)
         # O_EXCL: never clobber another run's file; mode 0o666 lets the umask decide, as for
         # any ordinary new file.
         os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))

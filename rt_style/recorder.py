@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from rt_style.errors import UserError
+from rt_style.outputs import remove_stale_temps, temp_path
 
 TIME_BASE = Fraction(1, 1000)  # millisecond timestamps: variable frame rate
 
@@ -26,7 +27,13 @@ class Recorder:
         if not self.path.parent.is_dir():
             raise UserError(f"cannot record to {self.path}: folder {self.path.parent} does not "
                             "exist")
-        self.tmp = self.path.with_name(f".{self.path.stem}.partial{self.path.suffix}")
+        self.tmp = temp_path(self.path, "partial")
+        remove_stale_temps(self.path, "partial")
+        try:  # can the folder take the file? Know it now, not after the last frame
+            os.close(os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            os.unlink(self.tmp)
+        except OSError as e:
+            raise UserError(f"cannot record to {self.path}: {e.strerror}") from None
         self.fps, self.crf = fps, crf
         self.container = self.stream = None
         self.frames, self._last_pts = 0, -1
@@ -69,6 +76,10 @@ class Recorder:
         finally:
             self.container.close()
             self.container = None
-        os.replace(self.tmp, self.path)
+        try:
+            os.replace(self.tmp, self.path)
+        except OSError as e:
+            raise UserError(f"cannot record to {self.path}: {e.strerror}; the recording is in "
+                            f"{self.tmp}") from None
         return self.path
 

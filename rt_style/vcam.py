@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from rt_style.errors import UserError
-from rt_style.frameops import resize_to
+from rt_style.scaling import resize_frames
 
 INSTALL = "pip install 'rtstyle[vcam]'"
 LOOPBACK = "sudo modprobe v4l2loopback devices=1 exclusive_caps=1 card_label=rtstyle"
@@ -120,7 +120,7 @@ class VirtualCamera:
 
     def _rgb(self, image: np.ndarray) -> np.ndarray:
         """RGB at the camera's size: every backend takes RGB, and the size is fixed at open."""
-        return cv2.cvtColor(resize_to(image, self.size), cv2.COLOR_BGR2RGB)
+        return cv2.cvtColor(resize_frames(image, self.size), cv2.COLOR_BGR2RGB)
 
     def close(self) -> None:
         try:

@@ -23,6 +23,7 @@ from rt_style.frameops import KeepColors
 from rt_style.options import (
     engine_options,
     fixed_alpha,
+    frame_sizes,
     keep_colors_option,
     open_engine,
     size_options,
@@ -30,6 +31,7 @@ from rt_style.options import (
 )
 from rt_style.outputs import atomic_output, expand_inputs, plan_outputs
 from rt_style.pipeline import run_stages
+from rt_style.scaling import resize_frames
 from rt_style.stopping import graceful_stop
 from rt_style.videoio import (
     VIDEO_SUFFIXES,
@@ -38,6 +40,7 @@ from rt_style.videoio import (
     VideoReader,
     VideoWriter,
     container_format,
+    main_video_stream,
     open_input,
     output_name,
 )
@@ -78,12 +81,13 @@ class Outcome:
 
 def transcode(src: Path, dst: Path, engine, schedule, style, encoding: Encoding, stop,
               batch: int = 1, size=None, scale=None, sequential: bool = False,
-              timer=None) -> Outcome:
+              timer=None, keep_scaled: bool = False) -> Outcome:
     """Stylize one video into `dst`. Raises DecodeError after writing the frames before it.
 
     timer: a pipeline.StageTimer that records decode, stylize and encode times (`rtstyle bench`).
     """
-    reader = VideoReader(src, batch, size, scale, encoding.pix_fmt, log=log)
+    reader = VideoReader(src, batch, size, scale, encoding.pix_fmt, log=log,
+                         keep_scaled=keep_scaled)
     expected = reader.expected_frames
     bar = tqdm(total=expected, unit="frame", desc=src.name, leave=False, dynamic_ncols=True,
                file=sys.stderr, disable=None)  # None: no bar when stderr is not a terminal
@@ -91,7 +95,10 @@ def transcode(src: Path, dst: Path, engine, schedule, style, encoding: Encoding,
 
     def stylize(chunk):
         if chunk.frames is not None:
-            chunk.frames = engine.run(chunk.frames, alpha=schedule(chunk.times), style=style)
+            out = engine.run(chunk.frames, alpha=schedule(chunk.times), style=style)
+            if reader.resize_back:  # --scale: stylized smaller (or larger), shown at full size
+                out = resize_frames(out, (reader.first.width, reader.first.height))
+            chunk.frames = out
         return chunk
 
     try:
@@ -127,9 +134,11 @@ def transcode(src: Path, dst: Path, engine, schedule, style, encoding: Encoding,
 
 
 @click.command("video")
-@click.argument("inputs", nargs=-1, required=True, metavar="IN…")
+@click.argument("inputs", nargs=-1, metavar="IN…")
 @click.option("-o", "--output", required=True, metavar="OUT",
               help="Output file, or a folder (several inputs, or a folder of inputs).")
+@click.option("--sample", is_flag=True,
+              help="Stylize the bundled 4-second sample clip (with sound) instead of IN….")
 @click.option("--force", is_flag=True, help="Overwrite existing outputs.")
 @engine_options
 @click.option("--alpha", metavar="v,v,…|name=v,…", help="Fixed α (default: the model's).")
@@ -153,20 +162,28 @@ def transcode(src: Path, dst: Path, engine, schedule, style, encoding: Encoding,
               help="Output pixel format; yuv420p plays everywhere but needs even sides.")
 @click.option("--sequential", is_flag=True,
               help="Decode, stylize and encode in turn instead of overlapping (to measure).")
-def video_command(inputs, output, force, engine_name, provider, threads, style, alpha,
-                  alpha_keyframes, random_walk, seed, walk_period, size, scale, keep_colors,
-                  batch, codec, crf, bitrate, preset, pix_fmt, sequential):
+def video_command(inputs, output, sample, force, engine_name, provider, threads, style, alpha,
+                  alpha_keyframes, random_walk, seed, walk_period, size, scale,
+                  keep_scaled_size, keep_colors, batch, codec, crf, bitrate, preset, pix_fmt,
+                  sequential):
     """Stylize video files: audio and other streams are copied, timing is kept.
 
-    Ctrl-C (or SIGTERM) stops early and keeps a playable OUT with the frames done so far; a
-    second Ctrl-C abandons the current file, leaving nothing.
+    Outputs keep the input's size (or --size); --scale stylizes smaller (or larger) frames and
+    resizes them back. Ctrl-C (or SIGTERM) stops early and keeps a playable OUT with the frames
+    done so far; a second Ctrl-C abandons the current file, leaving nothing.
     """
+    from rt_style import samples
+
+    inputs = samples.inputs_or_sample(inputs, sample, samples.CLIP)
     files, from_folder = expand_inputs(inputs, VIDEO_SUFFIXES, "video")
     pairs = plan_outputs(files, output, output_name, force, to_folder=from_folder)
     encoding = Encoding(codec, crf, bitrate, preset, pix_fmt)
-    for src, dst in pairs:
+    for src, dst in pairs:  # every input readable and not too large, before any work
         container_format(dst)
-        open_input(src).close()
+        with open_input(src) as container:
+            cc = main_video_stream(container).codec_context
+            if cc.width and cc.height:  # from the header; the first frame has the last word
+                frame_sizes(cc.width, cc.height, size, scale, keep_scaled_size)
     engine = open_engine(engine_name, provider, threads)
     if keep_colors:
         engine = KeepColors(engine)
@@ -177,7 +194,7 @@ def video_command(inputs, output, force, engine_name, provider, threads, style, 
         for src, dst in pairs:
             try:
                 r = transcode(src, dst, engine, schedule, mixture, encoding, stop, batch, size,
-                              scale, sequential)
+                              scale, sequential, keep_scaled=keep_scaled_size)
             except UserError as e:
                 if len(pairs) == 1:
                     raise

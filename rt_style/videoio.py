@@ -18,7 +18,7 @@ import numpy as np
 from av.video.reformatter import Interpolation as Interp
 
 from rt_style.errors import UserError
-from rt_style.options import target_size
+from rt_style.options import frame_sizes
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts",
                   ".mts", ".m2ts", ".wmv", ".flv", ".3gp", ".ogv")
@@ -47,6 +47,15 @@ class DecodeError(UserError):
     def __init__(self, path, frames_done: int, error: Exception):
         reason = getattr(error, "strerror", None) or str(error)
         super().__init__(f"{path}: undecodable data after {frames_done} frames ({reason})")
+        self.frames_done = frames_done
+
+
+class TruncatedError(DecodeError):
+    """The input ends before the frames its header lists: the file was cut short."""
+
+    def __init__(self, path, frames_done: int, expected: int):
+        UserError.__init__(self, f"{path} ends after {frames_done} of the {expected} frames its "
+                                 "header lists: the file is cut short (truncated)")
         self.frames_done = frames_done
 
 
@@ -122,10 +131,13 @@ class VideoReader:
     """Decode the input's main video stream into Chunks of BGR frames at the output size."""
 
     def __init__(self, path: Path, batch: int = 1, size: str | None = None,
-                 scale: float | None = None, pix_fmt: str = "yuv420p", log=print):
+                 scale: float | None = None, pix_fmt: str = "yuv420p", log=print,
+                 keep_scaled: bool = False):
         self.path, self.batch, self.size, self.scale, self.log = Path(path), batch, size, scale, log
+        self.keep_scaled = keep_scaled
         self.container = open_input(path)
         self.stream = main_video_stream(self.container)
+        self.header_frames = self.stream.frames or 0  # what the index lists (MP4/MOV), or 0
         self.stream.thread_type = "AUTO"
         fmt = av.VideoFormat(pix_fmt)
         self.even = (fmt.chroma_width(2) < 2, fmt.chroma_height(2) < 2)
@@ -152,11 +164,13 @@ class VideoReader:
         """Yield Chunks until the end of the input; raise DecodeError if it breaks off."""
         chunk = Chunk(0, None)
         frames = []
+        packets = 0
         for packet in self._packets():
             if packet.stream is not self.stream:
                 if packet.dts is not None:
                     chunk.packets.append(packet)
                 continue
+            packets += packet.size > 0
             for frame in self._decode(packet):
                 frames.append(self._convert(frame, chunk))
                 if len(frames) == self.batch:
@@ -168,6 +182,8 @@ class VideoReader:
         if frames:
             chunk.frames = np.stack(frames)
         yield chunk
+        if packets < self.header_frames:  # the demuxer ran out of file before its index did
+            raise TruncatedError(self.path, self.frames_done, self.header_frames)
 
     def close(self):
         self.container.close()
@@ -212,23 +228,31 @@ class VideoReader:
 
     def _setup(self, frame):
         """Fix the output geometry from the first frame: --size/--scale apply to the frame as
-        displayed (after rotation), and 4:2:0 output needs even sides."""
+        displayed (after rotation), and 4:2:0 output needs even sides. Frames are decoded
+        straight to the size the network works at; when that is not the output's (--scale),
+        `resize_back` says the stylized frames must be resized to it."""
         sd = frame.side_data.get(av.sidedata.sidedata.Type.DISPLAYMATRIX)
         matrix = np.frombuffer(bytes(sd), np.int32).tolist() if sd is not None else None
         rotation = int(frame.rotation or 0) if sd is not None else 0
         w, h = frame.width, frame.height
         turned = abs(rotation) % 180 == 90
-        tw, th = target_size(*((h, w) if turned else (w, h)), self.size, self.scale)
+        (tw, th), (ww, wh) = frame_sizes(*((h, w) if turned else (w, h)), self.size,
+                                         self.scale, self.keep_scaled)
         if turned:
-            tw, th = th, tw
+            tw, th, ww, wh = th, tw, wh, ww
         ew = max(2, tw - tw % 2) if self.even[0] else tw
         eh = max(2, th - th % 2) if self.even[1] else th
         if (ew, eh) != (tw, th):
             self.log(f"note: {self.pix_fmt} needs even sides: {tw}×{th} becomes {ew}×{eh} "
                      "(--pix-fmt yuv444p keeps odd sizes)")
-        resize = (tw, th) != (w, h) or ew > w or eh > h
-        self.geometry = ((ew, eh) if resize else (w, h)), (ew, eh)
-        self.interpolation = (Interp.AREA if ew * eh < w * h else Interp.BICUBIC) | TO_BGR
+        if (ww, wh) != (tw, th):  # stylized at another size, resized back to (ew, eh)
+            self.geometry = (ww, wh), (ww, wh)
+        else:
+            resize = (tw, th) != (w, h) or ew > w or eh > h
+            self.geometry = ((ew, eh) if resize else (w, h)), (ew, eh)
+        self.resize_back = self.geometry[1] != (ew, eh)
+        cw, ch = self.geometry[1]
+        self.interpolation = (Interp.AREA if cw * ch < w * h else Interp.BICUBIC) | TO_BGR
         self.first = FirstFrame(ew, eh, rotation, matrix, int(frame.color_range),
                                 int(frame.colorspace), int(frame.color_primaries),
                                 int(frame.color_trc), frame.pts)

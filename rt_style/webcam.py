@@ -21,7 +21,7 @@ import numpy as np
 from rt_style.capture import Capture, describe_source, parse_source
 from rt_style.controls import Controls, help_text, key_name
 from rt_style.errors import UserError
-from rt_style.frameops import keep_colors, stylize_scaled
+from rt_style.frameops import keep_colors
 from rt_style.hud import draw_help, draw_hud
 from rt_style.options import (
     engine_options,
@@ -31,6 +31,8 @@ from rt_style.options import (
     parse_size,
     style_weights,
 )
+from rt_style.outputs import refuse_overwriting
+from rt_style.scaling import stylize_scaled
 from rt_style.stopping import graceful_stop
 
 TITLE = "rtstyle"
@@ -42,10 +44,15 @@ class StateLog:
     that a test or another program can follow a session live."""
 
     def __init__(self, path, controls: Controls):
-        self.controls = controls
-        self.file = open(path, "w", encoding="utf-8") if path else None
+        self.controls, self.path = controls, path
+        self.file = None  # opened at the first event, once the source is known to work
+        if path and not Path(path).parent.is_dir():
+            raise UserError(f"cannot write --log-state {path}: folder {Path(path).parent} "
+                            "does not exist")
 
     def write(self, event: str, **fields) -> None:
+        if self.path and self.file is None:
+            self.file = open(self.path, "w", encoding="utf-8")
         if self.file:
             record = {"event": event, "time": round(time.time(), 3), **fields,
                       **self.controls.state()}
@@ -106,10 +113,11 @@ class Live:
 
     # ------------------------------------------------------------------ one frame
     def stylize(self, image: np.ndarray) -> np.ndarray:
-        """Stylize at the brush scale and resize back to the frame's size; keep the frame's own
-        colours (at full resolution) when asked."""
+        """Stylize at the brush scale and resize back to the frame's size (rt_style.scaling);
+        keep the frame's own colours (at full resolution) when asked."""
         c = self.controls
-        out = stylize_scaled(self.engine, image, c.scale, c.applied_alpha(), c.style)
+        out = stylize_scaled(lambda x: self.engine.run(x, c.applied_alpha(), c.style), image,
+                             c.scale)
         return keep_colors(image, out) if c.keep_colors else out
 
     def render(self, fresh: bool) -> None:
@@ -272,6 +280,8 @@ def webcam_command(engine_name, provider, threads, style, source, size, scale, a
         vcam.require_pyvirtualcam()  # before anything opens: one line saying what to install
     if isinstance(source, int) and (loop or every_frame):
         raise UserError("--loop and --every-frame apply to video files, not cameras")
+    refuse_overwriting([source if isinstance(source, str) else None],
+                       {"--record": record, "--log-state": log_state})
     snapshot_dir = Path(snapshot_dir)
     if not no_window and not snapshot_dir.is_dir():
         raise UserError(f"snapshot folder not found: {snapshot_dir}")

@@ -62,6 +62,13 @@ def tiny_config(photo_dir, styles, out, **kw):
     return TrainConfig(**base)
 
 
+def dead_pid() -> int:
+    """The id of a process that has ended (for files that killed runs leave behind)."""
+    p = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                       capture_output=True, text=True, check=True)
+    return int(p.stdout)
+
+
 def run_cli(*args, timeout=300, env=None):
     """Run `rtstyle …` in a subprocess; returns CompletedProcess with text output."""
     e = dict(os.environ, TQDM_DISABLE="1", PYTHONUNBUFFERED="1")

@@ -85,8 +85,33 @@ def test_scale_size_and_overwrite(images, tiny_onnx, tmp_path, capsys):
     code, _, err = rtstyle(capsys, "image", images / "photo.png", "-o", out, "--engine",
                            tiny_onnx, "--scale", "2", "--force")
     assert code == 0, err
+    assert Image.open(out).size == (40, 20)  # stylized at 80×40, given back at the input's size
+    code, _, err = rtstyle(capsys, "image", images / "photo.png", "-o", out, "--engine",
+                           tiny_onnx, "--scale", "2", "--keep-scaled-size", "--force")
+    assert code == 0, err
     assert Image.open(out).size == (80, 40)
+    code, _, err = rtstyle(capsys, "image", images / "rgba.png", "-o", out, "--engine",
+                           tiny_onnx, "--size", "20x", "--scale", "0.5", "--force")
+    assert code == 0, err
+    kept = Image.open(out)
+    assert kept.size == (20, 10) and kept.mode == "RGBA"  # the alpha channel at the output size
     assert sorted(p.name for p in tmp_path.iterdir()) == ["o.png"]  # no temporary files
+
+
+def test_scale_stylizes_at_the_reduced_size(images, tiny_onnx, tmp_path, capsys, monkeypatch):
+    from rt_style.engine import Engine
+
+    seen, run = [], Engine.run
+
+    def spy(self, frames, *args, **kw):
+        seen.append(frames.shape)
+        return run(self, frames, *args, **kw)
+
+    monkeypatch.setattr(Engine, "run", spy)
+    code, _, err = rtstyle(capsys, "image", images / "photo.png", "-o", tmp_path / "o.png",
+                           "--engine", tiny_onnx, "--scale", "0.5")
+    assert code == 0, err
+    assert seen == [(10, 20, 3)] and Image.open(tmp_path / "o.png").size == (40, 20)
 
 
 def test_sweep_sheet_grid(images, tiny_onnx, tmp_path, capsys):

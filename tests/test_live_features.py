@@ -21,7 +21,7 @@ from PIL import Image
 
 from rt_style.controls import HELP, KEYS, SCALE_MIN, Controls, help_text, readme_table
 from rt_style.errors import UserError
-from rt_style.frameops import KeepColors, keep_colors, stylize_scaled
+from rt_style.frameops import KeepColors, keep_colors
 from rt_style.hud import draw_help, draw_hud, hud_lines
 from rt_style.vcam import VirtualCamera
 from tests.conftest import ROOT, run_cli, smooth_image
@@ -140,15 +140,6 @@ class RecordingEngine:
         out = np.empty_like(frames)
         out[...] = (30, 200, 90)
         return out
-
-
-def test_stylize_scaled_stylizes_small_and_gives_back_the_frame_size():
-    engine = RecordingEngine()
-    frame = _photo(48, 64)
-    out = stylize_scaled(engine, frame, 0.5, None, None)
-    assert engine.sizes == [(24, 32)] and out.shape == frame.shape
-    assert stylize_scaled(engine, frame, 1.0, None, None).shape == frame.shape
-    assert engine.sizes[-1] == (48, 64)
 
 
 # ------------------------------------------------------------------------ keep colours

@@ -77,6 +77,21 @@ def test_default_falls_back_to_the_first_and_bad_files_are_reported(shelf, capsy
     assert "no --engine: blend" in out
 
 
+def test_a_damaged_model_that_sorts_first_is_never_the_default(shelf, capsys):
+    (shelf / f"{models.DEFAULT_MODEL}.onnx").unlink()
+    (shelf / "aaa.onnx").write_bytes(b"not onnx")  # sorts before blend
+    code, out, _ = rtstyle(capsys, "models")
+    assert code == 0
+    assert _block(out, "aaa").startswith("aaa  —") and "cannot be read" in _block(out, "aaa")
+    assert _block(out, "blend").startswith("blend  (default)")
+    assert models.resolve(None) == shelf / "blend.onnx"
+    (shelf / "blend.onnx").write_bytes(b"damaged too")
+    code, out, _ = rtstyle(capsys, "models")
+    assert code == 0 and "(default)" not in out and "none of them can be read" in out
+    code, _, err = rtstyle(capsys, "image", "x.png", "-o", "y.png")
+    assert code == 2 and "none of the models in" in err
+
+
 def test_empty_folder(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv(models.MODELS_ENV, str(tmp_path))
     code, out, _ = rtstyle(capsys, "models")

@@ -96,3 +96,55 @@ def test_config_file_is_used_and_saved(base, tmp_path):
     assert r.returncode == 0, r.stderr
     saved = (tmp_path / "run" / "config.toml").read_text()
     assert "steps = 1\n" in saved and "alpha_default = [\n    0.1," in saved
+
+
+def test_paths_are_stored_absolute_and_resume_works_from_elsewhere(photo_dir, style_images,
+                                                                   tmp_path, monkeypatch):
+    """A run started with relative paths resumes from another folder (config.toml and the
+    checkpoint name the files absolutely)."""
+    import shutil
+
+    import tomllib
+
+    from rt_style.cli import main
+
+    work = tmp_path / "work"
+    shutil.copytree(photo_dir, work / "photos")
+    shutil.copy(style_images[0], work / "style.png")
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+    common = ["--crop-size", "32", "--batch-size", "2", "--style-size", "32", "--workers", "0",
+              "--no-tensorboard", "--sample-every", "1000"]
+    with pytest.raises(SystemExit) as e:
+        main(["train", "-c", "photos", "-s", "style.png", "-o", "run", "--steps", "1", *common])
+    assert e.value.code == 0
+    saved = tomllib.loads((work / "run" / "config.toml").read_text())
+    assert saved["content"] == str(work / "photos") and saved["out"] == str(work / "run")
+    assert saved["styles"] == [str(work / "style.png")]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--resume", str(work / "run" / "checkpoints" / "last.pt"), "--steps", "2",
+              "-s", str(work / "style.png")])
+    assert e.value.code == 0
+    assert list(elsewhere.iterdir()) == []
+    import torch
+
+    ckpt = torch.load(work / "run" / "checkpoints" / "last.pt", weights_only=True)
+    assert ckpt["step"] == 2
+
+
+def test_temporaries_of_killed_runs_are_removed(tmp_path):
+    from tests.conftest import dead_pid
+    from train.checkpoint import save_atomic
+
+    gone = dead_pid()
+    stale = tmp_path / f".last.pt.{gone}-abcd1234.tmp"
+    running = tmp_path / f".last.pt.{os.getpid()}-abcd1234.tmp"  # a run still writing
+    other = tmp_path / f".other.pt.{gone}-abcd1234.tmp"  # not this file's
+    for f in (stale, running, other):
+        f.write_bytes(b"half a checkpoint")
+    save_atomic({"x": 1}, tmp_path / "last.pt")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["last.pt", running.name, other.name])

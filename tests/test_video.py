@@ -8,6 +8,7 @@ only in tests marked slow.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -22,15 +23,16 @@ from rt_style.engine import Engine, load_engine
 from rt_style.pipeline import run_stages
 from rt_style.stopping import graceful_stop
 from rt_style.video import alpha_schedule
-from tests.conftest import ROOT, SHARED_DATA, run_cli
+from tests.conftest import ROOT, SHARED_DATA, dead_pid, run_cli
 
 SHARED_VIDEO = SHARED_DATA / "video"
 
 
 def make_clip(path, w=96, h=64, frames=30, fps=30, audio=True, timecode=True, rotation=None,
-              codec="libx264", pix_fmt="yuv420p"):
-    """A moving test pattern, optionally with AAC audio and a timecode (tmcd data) track."""
-    out = av.open(str(path), "w")
+              codec="libx264", pix_fmt="yuv420p", faststart=False):
+    """A moving test pattern, optionally with AAC audio and a timecode (tmcd data) track;
+    faststart: the MP4 index first, as cameras and web videos have it."""
+    out = av.open(str(path), "w", options={"movflags": "+faststart"} if faststart else None)
     v = out.add_stream(codec, rate=fps)
     v.width, v.height, v.pix_fmt = w, h, pix_fmt
     cc = v.codec_context
@@ -317,6 +319,54 @@ def test_undecodable_data_mid_stream(tiny_onnx, tmp_path, capsys):
     assert "holds the 10 frames before it" in err
     streams, frames = probe(out)
     assert frames == 10 and abs(streams[1][3] - streams[0][3]) < 0.05
+
+
+def test_truncated_file_is_reported_with_the_frames_written(tiny_onnx, tmp_path, capsys):
+    """The first half of an MP4 whose index comes first: it opens, then runs out of data."""
+    whole = make_clip(tmp_path / "whole.mp4", frames=30, timecode=False, faststart=True)
+    data = whole.read_bytes()
+    half = tmp_path / "half.mp4"
+    half.write_bytes(data[:len(data) // 2])
+    out = tmp_path / "out.mp4"
+    code, _, err = rtstyle(capsys, "video", half, "-o", out, "--engine", tiny_onnx)
+    assert code == 2 and err.count("\n") == 1, err
+    done = int(re.search(r"ends after (\d+) of the 30 frames its header lists", err)[1])
+    assert 0 < done < 30 and "truncated" in err
+    assert f"{out} holds the {done} frames before it" in err
+    assert probe(out)[1] == done
+
+
+@pytest.mark.parametrize("flags, size", [
+    (["--scale", "0.5"], (96, 64)),                           # the input's size back
+    (["--scale", "0.5", "--keep-scaled-size"], (48, 32)),
+    (["--size", "192x", "--scale", "0.25"], (192, 128)),     # --size sets the output
+    (["--size", "48x32"], (48, 32)),
+])
+def test_scale_stylizes_smaller_and_resizes_back(clips, tiny_onnx, tmp_path, capsys, flags,
+                                                  size):
+    out = tmp_path / "o.mp4"
+    code, _, err = rtstyle(capsys, "video", clips["av"], "-o", out, "--engine", tiny_onnx,
+                           *flags)
+    assert code == 0, err
+    frames = decoded(out)
+    assert len(frames) == 30 and frames[0].shape[1::-1] == size
+
+
+def test_leftovers_of_a_killed_run_are_removed_by_the_next(clips, tiny_onnx, tmp_path,
+                                                           capsys):
+    out = tmp_path / "k.mp4"
+    rc, _ = _interrupted(clips["long"], tiny_onnx, out, [signal.SIGKILL])
+    assert rc == -signal.SIGKILL
+    left = list(tmp_path.glob(".k.*.part.mp4"))
+    assert len(left) == 1 and not out.exists()
+    running = tmp_path / f".k.{os.getpid()}-0123abcd.part.mp4"  # a run still writing
+    running.write_bytes(b"")
+    other = tmp_path / f".other.{dead_pid()}-0123abcd.part.mp4"  # another target's
+    other.write_bytes(b"")
+    code, _, err = rtstyle(capsys, "video", clips["av"], "-o", out, "--engine", tiny_onnx)
+    assert code == 0, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["k.mp4", running.name, other.name])
 
 
 @pytest.fixture(scope="module")

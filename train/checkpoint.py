@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import torch
 
 from rt_style.errors import UserError
+from rt_style.outputs import mkstemp_beside
 
 FORMAT = "rtstyle-checkpoint-1"
 
@@ -17,7 +17,7 @@ def save_atomic(obj, path) -> None:
     """torch.save to a temp file in the same folder, fsync, then rename over `path`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = mkstemp_beside(path)
     try:
         with os.fdopen(fd, "wb") as f:
             torch.save(obj, f)
@@ -31,7 +31,7 @@ def save_atomic(obj, path) -> None:
 
 def write_text_atomic(path, text: str) -> None:
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = mkstemp_beside(path)
     try:
         with os.fdopen(fd, "w") as f:
             f.write(text)
@@ -41,11 +41,15 @@ def write_text_atomic(path, text: str) -> None:
         raise
 
 
+def checkpoint_file(path) -> Path:
+    """The checkpoint file a path names: itself, or a run folder's checkpoints/last.pt."""
+    path = Path(path)
+    return path / "checkpoints" / "last.pt" if path.is_dir() else path
+
+
 def load(path) -> dict:
     """Load a training checkpoint (a run folder is accepted too: its checkpoints/last.pt)."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "checkpoints" / "last.pt"
+    path = checkpoint_file(path)
     if not path.is_file():
         raise UserError(f"checkpoint not found: {path}")
     try:

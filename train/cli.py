@@ -2,12 +2,37 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from rt_style.errors import UserError
 from train.config import TrainConfig
 
 SHORT = {"out": ("-o",), "styles": ("--style", "-s"), "content": ("-c",)}
+PATHS, PATH_LISTS = ("content", "out", "init"), ("styles", "sample_images")
+
+
+def _absolute(values: dict) -> dict:
+    """Path options made absolute, from the current folder: config.toml and the checkpoint
+    then name the same files from any folder (`--resume`, `--config`)."""
+    def absolute(p):
+        return str(Path(p).expanduser().absolute()) if str(p).strip() else p
+
+    out = dict(values)
+    for k in PATHS:
+        if out.get(k):
+            out[k] = absolute(out[k])
+    for k in PATH_LISTS:
+        v = out.get(k)
+        if v:
+            items = v.split(",") if isinstance(v, str) else v
+            out[k] = [absolute(p.strip() if isinstance(p, str) else p) for p in items]
+    return out
+
+
+def _paths(cfg: TrainConfig) -> dict:
+    return {k: getattr(cfg, k) for k in PATHS + PATH_LISTS}
 
 
 def _options(f):
@@ -49,6 +74,7 @@ def train_command(config_path, resume, **options):
     for k, v in given.items():
         if isinstance(v, tuple):
             given[k] = ",".join(v)
+    given = _absolute(given)
     cfg = TrainConfig()
     if config_path:
         cfg = TrainConfig.from_toml(config_path)
@@ -56,6 +82,7 @@ def train_command(config_path, resume, **options):
         resume_path = resume or cfg.updated({"out": given.get("out", cfg.out)}).out
         saved = ckpt_io.load(resume_path)["config"]
         cfg = TrainConfig.from_saved(saved)
+        cfg = cfg.updated(_absolute(_paths(cfg)))  # runs before absolute paths: from here
         fixed = {"preset", "width", "styles", "style_layers", "content_layers", "alpha_content",
                  "cond_width", "cond_depth", "cond_init", "input_skip"}
         changed = [k for k in given if k in fixed and cfg.updated({k: given[k]}) != cfg]
@@ -65,6 +92,7 @@ def train_command(config_path, resume, **options):
     else:
         resume_path = None
     cfg = cfg.updated(given)
+    cfg = cfg.updated(_absolute(_paths(cfg)))  # those of a --config file too
 
     from train.trainer import Trainer
 

@@ -17,6 +17,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from rt_style.errors import UserError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
+# What reading a bad image file raises: PIL's decompression-bomb guard (a header claiming
+# billions of pixels) is not an OSError.
+UNREADABLE = (UnidentifiedImageError, OSError, Image.DecompressionBombError)
 
 
 def find_images(folder) -> list[Path]:
@@ -48,7 +51,7 @@ def load_style(path, size: int) -> torch.Tensor:
         raise UserError(f"style image not found: {path}")
     try:
         im = load_rgb(path)
-    except (UnidentifiedImageError, OSError) as e:
+    except UNREADABLE as e:
         raise UserError(f"cannot read style image {path}: {e.__class__.__name__}; "
                         "give a JPEG/PNG/WebP painting") from None
     scale = size / min(im.size)
@@ -95,7 +98,7 @@ class ContentCrops(torch.utils.data.Dataset):
                     w, h = im.size
                     if _orientation(im) in (5, 6, 7, 8):  # rotated by 90°: swap
                         w, h = h, w
-            except (UnidentifiedImageError, OSError):
+            except UNREADABLE:
                 unreadable += 1
                 continue
             if min(w, h) < crop_size:
@@ -134,7 +137,7 @@ class ContentCrops(torch.utils.data.Dataset):
         flip = bool(rng.integers(2))
         try:
             im = load_rgb(self.paths[i])
-        except (UnidentifiedImageError, OSError):  # file changed under us: use a neighbour
+        except UNREADABLE:  # file changed under us: use a neighbour
             return self._crop((i + 1) % len(self.paths), rng)
         im = im.crop((x0, y0, x0 + side, y0 + side))
         if side != self.crop_size:

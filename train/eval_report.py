@@ -29,18 +29,18 @@ from pathlib import Path
 import click
 import numpy as np
 import torch
-from PIL import UnidentifiedImageError
 
 from rt_style import models
 from rt_style.alpha import short_name
 from rt_style.engine import load_engine
 from rt_style.errors import UserError
 from rt_style.image import load_image, resized, to_bgr
+from rt_style.outputs import check_writable
 from rt_style.sheet import grid, random_sheet, sweep_sheet
 from train import checkpoint as ckpt_io
 from train import temporal
 from train.alpha import content_factor, sample_alpha, style_weight
-from train.data import IMAGE_SUFFIXES, center_crop, find_images, load_style
+from train.data import IMAGE_SUFFIXES, UNREADABLE, center_crop, find_images, load_style
 from train.evaluate import EngineStylizer, alpha_control, layer_losses, style_grams_for
 from train.looks import GOALS as LOOKS_GOALS
 from train.looks import picture_side
@@ -103,7 +103,7 @@ def load_images(folder: Path, count: int, size: int) -> tuple[torch.Tensor, list
         try:
             images.append(center_crop(p, size))
             used.append(p)
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        except (*UNREADABLE, SyntaxError, ValueError):
             bad += 1
     if not images:
         raise UserError(f"none of the {len(paths)} images in {folder} could be read")
@@ -533,6 +533,10 @@ def eval_command(model, out, force, images, styles, style_images, style_size, ch
     for v in video_paths:
         if not v.is_file():
             raise UserError(f"video not found: {v}")
+    # every input read before the report folder exists: a bad one fails fast, leaving nothing
+    style_tensors = [load_style(p, style_size) for p in paintings]
+    if card:
+        check_writable(Path(card), "--card")
     ema = None
     # a `fixed` model carries its per style × layer divisors; the others' EMA is in the checkpoint
     fixed = np.array(meta["loss_scales"]) if meta.get("loss_norm") == "fixed" else None
@@ -557,8 +561,7 @@ def eval_command(model, out, force, images, styles, style_images, style_size, ch
     layers = cmeta["content_layers"] + cmeta["style_layers"]
     vgg = VGG19(layers)
     with torch.no_grad():
-        grams = style_grams_for(vgg, [load_style(p, style_size) for p in paintings],
-                                cmeta["style_layers"])
+        grams = style_grams_for(vgg, style_tensors, cmeta["style_layers"])
     stylize = EngineStylizer(engine)
     report = {"model": {"file": path.name, "path": str(path), "preset": meta.get("preset"),
                         "steps": meta.get("steps"), "init_steps": meta.get("init_steps"),

@@ -313,7 +313,8 @@ def test_measure_tells_a_steady_stylization_from_a_flickering_one():
 def test_loss_weights_match_the_trainer(photo_dir, style_images, tmp_path):
     """The optimisation weighs layers exactly as Trainer.loss_weights does."""
     rng = np.random.default_rng(0)
-    for kw in ({}, {"alpha_curve": "exp"}, {"alpha_content": True, "content_weight": 2.0}):
+    for kw in ({}, {"alpha_curve": "linear"}, {"style_top": 3.0, "alpha_range": 100.0},
+               {"alpha_content": True, "content_weight": 2.0}):
         cfg = tiny_config(photo_dir, style_images[:1], tmp_path, **kw).validate()
         alpha = rng.uniform(0, 1, (3, cfg.num_alpha)).astype(np.float32)
         want = Trainer.loss_weights(SimpleNamespace(cfg=cfg), torch.from_numpy(alpha)).numpy()
@@ -321,7 +322,7 @@ def test_loss_weights_match_the_trainer(photo_dir, style_images, tmp_path):
                           for n in cfg.alpha_names],
                 "content_layers": cfg.content_layers, "style_layers": cfg.style_layers,
                 "content_weight": cfg.content_weight, "alpha_curve": cfg.alpha_curve,
-                "alpha_range": cfg.alpha_range}
+                "alpha_range": cfg.alpha_range, "style_top": cfg.style_top}
         got = np.stack([loss_weights(meta, a) for a in alpha])
         np.testing.assert_allclose(got, want, rtol=1e-5, err_msg=str(kw))
 

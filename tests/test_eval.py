@@ -96,6 +96,11 @@ def test_quick_report_single_style(tiny_onnx, eval_images, style_images, clip, t
     d = r["diversity"]["style0"]
     assert d["pixel_distance"] >= 0 and d["vgg_distance"] >= 0
     assert d["pixel_distance_default_vs_input"] > 0
+    lk = r["looks"]["style0"]  # the picture side, at --quick's 64 px
+    assert lk["size"] == [64, 64] and lk["images"] == 3
+    assert set(lk["live"]) == set(a["components"]) and lk["identity"] >= 0
+    assert lk["meets"]["identity"] == (lk["identity"] <= 8)
+    assert 0 < lk["span"] and len(lk["sweep_steps"]["style:relu1_1"]) == 3  # 4 points
     # a `fixed` model's quality ratio divides by the sizes it carries: no L̄ to estimate
     carried = load_engine(tiny_onnx).meta["loss_scales"][0]
     assert r["model"]["loss_norm"] == "fixed" and r["loss_scales"]["style0"] == carried
@@ -127,11 +132,12 @@ def test_quick_report_single_style(tiny_onnx, eval_images, style_images, clip, t
            f"{still['default']['ratio']:.2f}× ({still['default']['mean']:.2e}) | "
            f"{still['all-max']['ratio']:.2f}× ({still['all-max']['mean']:.2e}) |")
     assert row in md and "default α | all-max α |" in md
-    assert "worst ρ" in stdout
+    assert "worst ρ" in stdout and "picture side:" in stdout
+    assert "## Picture side" in md and "smallest live slider" in md
     from train.model_card import render
 
     card = render(r, "tiny", "3 steps", "rtstyle eval tiny --quick")
-    assert "`rtstyle eval tiny --quick`" in card
+    assert "`rtstyle eval tiny --quick`" in card and "live per slider [≥ 12]" in card
     assert (f"| generated still | still | 5 | {t['clips'][2]['size'][0]}×"
             f"{t['clips'][2]['size'][1]} | {t['clips'][2]['input']['mean']:.2e} | "
             f"{still['default']['ratio']:.2f}× | {still['all-max']['ratio']:.2f}× |") in card

@@ -43,7 +43,7 @@ from train.alpha import content_factor, sample_alpha, style_weight
 from train.data import IMAGE_SUFFIXES, UNREADABLE, center_crop, find_images, load_style
 from train.evaluate import EngineStylizer, alpha_control, layer_losses, style_grams_for
 from train.looks import GOALS as LOOKS_GOALS
-from train.looks import picture_side
+from train.looks import picture_side, summary_line
 from train.losses import content_loss, style_loss
 from train.plots import line_chart
 from train.vgg import VGG19
@@ -713,4 +713,6 @@ def eval_command(model, out, force, images, styles, style_images, style_size, ch
         click.echo(f"{style}: worst ρ {_f(a['worst_rho'], '+.2f')} (goal ≤ {RHO_GOAL}), "
                    f"smallest drop {_f(a['min_drop'], '.0%')} (goal ≥ {DROP_GOAL:.0%}), "
                    f"quality ratio {_f(report['quality'][style]['ratio'], '.2f')}")
+    for style, lk in report.get("looks", {}).items():
+        click.echo(f"{style}: picture side: {summary_line(lk)} ('!': misses its goal)")
 

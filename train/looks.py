@@ -152,10 +152,11 @@ def picture_side(model, images: torch.Tensor, meta: dict, *, vgg=None, style_gra
 def summary_line(report: dict) -> str:
     """One line of the figures, marking those that miss their goal with '!'."""
     parts = []
-    for f, label, fmt in (("live_min", "live≥", "{:.1f}"), ("distinct", "distinct", "{:.2f}"),
+    for f, label, fmt in (("live_min", "smallest live", "{:.1f}"),
+                          ("distinct", "distinct", "{:.2f}"),
                           ("diversity", "diversity", "{:.2f}"), ("span", "span", "{:.2f}"),
                           ("identity", "identity", "{:.1f}"),
-                          ("evenness_max", "evenness≤", "{:.1f}")):
+                          ("evenness_max", "worst evenness", "{:.1f}")):
         if f in report:
             mark = "" if report["meets"][f] else "!"
             parts.append(f"{label} {fmt.format(report[f])}{mark}")

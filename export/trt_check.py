@@ -19,7 +19,7 @@ ALLOWED_OPS = frozenset("""
     Abs Add Cast Ceil Clip Concat Constant ConstantOfShape Conv ConvTranspose DepthToSpace
     DequantizeLinear Div Equal Erf Exp Expand Flatten Floor Gather GatherElements GatherND Gemm
     GlobalAveragePool Greater GreaterOrEqual HardSigmoid HardSwish Identity InstanceNormalization
-    LeakyRelu Less LessOrEqual MatMul Max Min Mod Mul Neg Not Pad Pow QuantizeLinear Range
+    LeakyRelu Less LessOrEqual Log MatMul Max Min Mod Mul Neg Not Pad Pow QuantizeLinear Range
     Reciprocal ReduceMax ReduceMean ReduceMin ReduceSum Relu Reshape Resize Round Shape Sigmoid
     Sign Slice Softplus SpaceToDepth Split Sqrt Squeeze Sub Sum Tanh Tile Transpose Unsqueeze Where
 """.split())

@@ -7,6 +7,8 @@ import shutil
 import subprocess
 import sys
 
+import cv2
+import numpy as np
 import pytest
 
 from rt_style import models
@@ -56,7 +58,7 @@ def test_lists_models_styles_components_and_default(shelf, capsys):
                         ("relu4_1", "large motifs and structure")):
         line = next(li for li in default.splitlines() if li.strip().startswith(layer))
         assert "style" in line and "0.50" in line and "0–1" in line and what in line
-    assert "content (relu2_2): fixed weight 0.5" in default
+    assert "content (relu2_2): fixed weight 1;" in default
     blend = _block(out, "blend")
     assert "(default)" not in blend and "styles: style0, style1" in blend
     assert f"no --engine: {models.DEFAULT_MODEL}" in out
@@ -88,7 +90,9 @@ def test_a_damaged_model_that_sorts_first_is_never_the_default(shelf, capsys):
     (shelf / "blend.onnx").write_bytes(b"damaged too")
     code, out, _ = rtstyle(capsys, "models")
     assert code == 0 and "(default)" not in out and "none of them can be read" in out
-    code, _, err = rtstyle(capsys, "image", "x.png", "-o", "y.png")
+    photo = shelf / "x.png"  # a real input, so that the model is what fails
+    cv2.imwrite(str(photo), np.full((8, 8, 3), 128, np.uint8))
+    code, _, err = rtstyle(capsys, "image", str(photo), "-o", str(shelf / "y.png"))
     assert code == 2 and "none of the models in" in err
 
 

@@ -203,7 +203,7 @@ def test_runtime_rejects_non_rtstyle_models(tmp_path):
 def test_mobile_presets_export_exactly(preset, photo_dir, style_images, tmp_path):
     """Depthwise convs, inverted blocks, the ×8 stem and (mobile-sep) separable upsampling
     convs export, pass the parity check at odd sizes and stay TensorRT-compatible."""
-    cfg = _config(photo_dir, style_images, tmp_path, preset=preset, input_skip=False)
+    cfg = _config(photo_dir, style_images, tmp_path, preset=preset)
     Trainer(cfg, log=lambda _: None).save()
     result = export_checkpoint(tmp_path, tmp_path / "m.onnx", sizes=PAPER_SIZES,
                                log=lambda _: None)

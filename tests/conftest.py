@@ -100,3 +100,17 @@ def tiny_onnx_multi(photo_dir, style_images, tmp_path_factory):
     """Path of an exported two-style model (styles 'style0', 'style1'), plain loss scales."""
     return _tiny_onnx(photo_dir, style_images, tmp_path_factory.mktemp("tiny_onnx_multi"),
                       loss_norm="plain")  # the running-average normalisation stays covered
+
+
+def write_silent_audio(path) -> None:
+    """A file holding one AAC audio stream and no video: a 'video' input that is not one."""
+    import av
+
+    with av.open(str(path), "w") as out:
+        a = out.add_stream("aac", rate=48000)
+        a.layout = "mono"
+        f = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp",
+                                       layout="mono")
+        f.sample_rate, f.pts = 48000, 0
+        out.mux(a.encode(f))
+        out.mux(a.encode())

@@ -20,6 +20,7 @@ import pytest
 from PIL import Image
 
 from rt_style.cli import COMMANDS, main
+from tests.conftest import write_silent_audio
 from tests.test_video import make_clip
 
 RUN = "run"  # a training run (checkpoints/last.pt) inside the folder
@@ -188,7 +189,7 @@ def inputs(tmp_path_factory, tiny_onnx):
     (d / "taken.png").write_bytes(b"an existing output")
     (d / "text.mp4").write_text("not a video")
     (d / "notimage.png").write_text("not an image")
-    _sound(d / "sound.m4a")
+    write_silent_audio(d / "sound.m4a")
     for name in ("photo.png", "photo2.png", "style.png"):
         Image.fromarray(rng.integers(0, 255, (40, 48, 3), np.uint8)).save(d / name)
     (d / "photos").mkdir()
@@ -201,19 +202,6 @@ def inputs(tmp_path_factory, tiny_onnx):
     (d / RUN / "checkpoints").mkdir(parents=True)
     shutil.copy(tiny_onnx.parent / "checkpoints" / "last.pt", d / RUN / "checkpoints")
     return d
-
-
-def _sound(path: Path) -> None:
-    import av
-
-    with av.open(str(path), "w") as out:
-        a = out.add_stream("aac", rate=48000)
-        a.layout = "mono"
-        f = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp",
-                                       layout="mono")
-        f.sample_rate, f.pts = 48000, 0
-        out.mux(a.encode(f))
-        out.mux(a.encode())
 
 
 def tree(folder: Path) -> dict:

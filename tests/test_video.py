@@ -23,7 +23,7 @@ from rt_style.engine import Engine, load_engine
 from rt_style.pipeline import run_stages
 from rt_style.stopping import graceful_stop
 from rt_style.video import alpha_schedule
-from tests.conftest import ROOT, SHARED_DATA, dead_pid, run_cli
+from tests.conftest import ROOT, SHARED_DATA, dead_pid, run_cli, write_silent_audio
 
 SHARED_VIDEO = SHARED_DATA / "video"
 
@@ -373,14 +373,7 @@ def test_leftovers_of_a_killed_run_are_removed_by_the_next(clips, tiny_onnx, tmp
 def bad_inputs(tmp_path_factory):
     d = tmp_path_factory.mktemp("bad")
     (d / "text.mp4").write_text("not a video")
-    with av.open(str(d / "sound.m4a"), "w") as out:
-        a = out.add_stream("aac", rate=48000)
-        a.layout = "mono"
-        f = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp",
-                                       layout="mono")
-        f.sample_rate, f.pts = 48000, 0
-        out.mux(a.encode(f))
-        out.mux(a.encode())
+    write_silent_audio(d / "sound.m4a")
     (d / "blocker").write_text("a file where a folder should be")
     return d
 

@@ -290,17 +290,6 @@ def quality(stylize, vgg, images, grams, meta, k: int, scale: np.ndarray, steps:
             "history": history, "_outputs": (y_net, y_opt)}
 
 
-def finite(value):
-    """NaN and ±∞ (an empty mask, a perfectly still input) as null: report.json stays JSON."""
-    if isinstance(value, dict):
-        return {k: finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [finite(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def to_bgr_uint8(t: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray((t.permute(1, 2, 0).numpy()[..., ::-1] * 255).round()
                                 .clip(0, 255).astype(np.uint8))
@@ -699,7 +688,7 @@ def eval_command(model, out, force, images, styles, style_images, style_size, ch
 
     lap("sheets")
     report["seconds"] = time.time() - t0
-    (out / "report.json").write_text(json.dumps(finite(report), indent=1, allow_nan=False))
+    (out / "report.json").write_text(json.dumps(temporal.finite(report), indent=1, allow_nan=False))
     (out / "report.md").write_text(write_markdown(report))
     click.echo(str(out / "report.md"))
     if card:

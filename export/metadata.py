@@ -41,6 +41,7 @@ def describe(model, meta: dict, *, opset: int, min_side: int) -> dict:
         "alpha_range": meta.get("alpha_range"),
         "style_top": meta.get("style_top", 1.0),
         "identity_weight": meta.get("identity_weight", 0.0),
+        "anchor_weight": meta.get("anchor_weight", 0.0),  # each layer's pull to the photo's Gram
         "stability_weight": meta.get("stability_weight", 0.0),  # issue 16: trained-in stability
         # how the losses were normalised; `fixed` divides by these per style × layer sizes
         "loss_norm": meta.get("loss_norm", "plain"),

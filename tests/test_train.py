@@ -14,7 +14,7 @@ from train.trainer import Trainer
 def fixed_loss(trainer, x, alpha, ema):
     """α-weighted loss normalised by a fixed EMA, so that runs at different steps compare."""
     with torch.no_grad():
-        raw, y = trainer.losses(x, alpha, torch.zeros(len(x), dtype=torch.long))
+        raw, y, _ = trainer.losses(x, alpha, torch.zeros(len(x), dtype=torch.long))
         normed = raw * (ema.sum() / ema)
         return float(trainer.objective(normed, trainer.loss_weights(alpha), y, x, alpha).mean())
 
@@ -28,7 +28,7 @@ def trained(photo_dir, style_images, tmp_path_factory):
     x = trainer.data[10_000]  # a batch the run never sees
     alpha = torch.tensor([[0.0, 0.0, 0.0, 0.0], [1.0, 1.0, 1.0, 1.0]])
     with torch.no_grad():
-        raw0, _ = trainer.losses(x, alpha, torch.zeros(2, dtype=torch.long))
+        raw0, _, _ = trainer.losses(x, alpha, torch.zeros(2, dtype=torch.long))
     ema = raw0.mean(0)
     before = fixed_loss(trainer, x, alpha, ema)
     cond_before = copy.deepcopy(trainer.model.conditioner.state_dict())
@@ -162,7 +162,7 @@ def test_fixed_loss_norm_measures_each_style_once(photo_dir, style_images, tmp_p
     x = resumed.data[7]
     alpha, styles = resumed.batch_conditioning(resumed.step, len(x))
     with torch.no_grad():
-        raw, _ = resumed.losses(x, alpha, styles)
+        raw, _, _ = resumed.losses(x, alpha, styles)
     want = float((raw * resumed.loss_weights(alpha)).sum(1).mean())
     got = resumed.train_step(x)["loss"]
     assert abs(got - want) <= 1e-4 * abs(want)
@@ -205,6 +205,30 @@ def test_objective_balances_examples_and_asks_for_the_photo_at_zero(photo_dir, s
     pixel = 0.1 ** 2
     assert float(d[0] - a[0]) == pytest.approx(10.0 * pixel, rel=0.2)  # the photo is asked for
     assert float(d[2] - a[2]) == pytest.approx(0.0, abs=1e-6)  # not at a slider's top
+
+
+def test_photo_anchor_pulls_each_layer_to_the_photo_by_how_little_style_it_asks(
+        photo_dir, style_images, tmp_path):
+    cfg = tiny_config(photo_dir, style_images[:1], tmp_path, steps=1, anchor_weight=1.0,
+                      identity_weight=0.0)
+    t = Trainer(cfg)
+    alpha = torch.tensor([[0.0, 0.0, 0.0, 0.0], [1.0, 0.5, 0.5, 0.0]])
+    a = t.anchor_weights(alpha)
+    assert torch.allclose(a[0], torch.full((4,), cfg.style_top))  # no style: keep the photo
+    assert a[1, 0] == 0 and a[1, 3] == cfg.style_top  # a slider at its top lets go of its layer
+    assert torch.allclose(a[1, 1:3], t.loss_weights(alpha)[1, 2:4])  # half way at 0.5
+    x = t.data[3]
+    with torch.no_grad():
+        raw, y, anchor = t.losses(x, alpha, torch.zeros(len(x), dtype=torch.long))
+    assert anchor.shape == (2, 4) and bool((anchor >= 0).all())
+    norm = torch.ones_like(raw)
+    with_anchor = t.objective(norm, t.loss_weights(alpha), y, x, alpha, anchor)
+    without = t.objective(norm, t.loss_weights(alpha), y, x, alpha)
+    assert not torch.allclose(with_anchor, without)
+    assert "anchor" in t.train_step(x)
+    assert t.meta["anchor_weight"] == 1.0
+    off = Trainer(cfg.updated({"anchor_weight": 0.0, "out": str(tmp_path / "off")}))
+    assert off.losses(x, alpha, torch.zeros(len(x), dtype=torch.long))[2] is None
 
 
 def test_old_configs_resume_with_the_old_loss():

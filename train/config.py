@@ -18,7 +18,7 @@ ALPHA_SAMPLINGS = ("uniform", "extremes", "batch", "fixed")
 # Fields added after runs were already saved, with the value that reproduces those runs: a
 # checkpoint's config that lacks one means this, not today's default.
 LEGACY = {"input_skip": False, "style_top": 1.0, "identity_weight": 0.0,
-          "normalize_weights": False, "stability_weight": 0.0}
+          "normalize_weights": False, "stability_weight": 0.0, "anchor_weight": 0.0}
 
 
 @dataclass
@@ -53,6 +53,9 @@ class TrainConfig:
     alpha_sampling: str = "extremes"  # uniform | extremes | batch | fixed (α-free baseline)
     alpha_repeat: int = 1  # show each crop this many times per batch, each with its own α
     identity_weight: float = 10.0  # pixel MSE to the photo, × Π(1 − α_k)²: α = 0 is the photo
+    # each style layer's Gram is also pulled to the photo's own, weighted by the curve at 1 − α_k:
+    # a slider then moves its layer from the photo's statistics to the painting's
+    anchor_weight: float = 0.0
     # divide each example's loss by its total weight (content + style): an example asking for
     # 40:1 style no longer drowns one asking for 1:3 in the gradient
     normalize_weights: bool = True
@@ -179,6 +182,8 @@ class TrainConfig:
             raise UserError(f"style_top must be > 0 (got {self.style_top})")
         if self.identity_weight < 0 or self.content_weight < 0:
             raise UserError("identity_weight and content_weight must be ≥ 0")
+        if self.anchor_weight < 0:
+            raise UserError(f"anchor_weight must be ≥ 0 (got {self.anchor_weight})")
         if self.stability_weight < 0:
             raise UserError(f"stability_weight must be ≥ 0 (got {self.stability_weight})")
         if self.device not in ("auto", "cpu", "cuda", "mps"):

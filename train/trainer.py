@@ -39,6 +39,7 @@ from train.evaluate import style_grams_for
 from train.losses import (
     LossNormalizer,
     content_loss,
+    gram,
     reference_scales,
     reference_weights,
     style_loss,
@@ -190,6 +191,7 @@ class Trainer:
             "alpha_range": cfg.alpha_range,
             "style_top": cfg.style_top,
             "identity_weight": cfg.identity_weight,
+            "anchor_weight": cfg.anchor_weight,
             "stability_weight": cfg.stability_weight,
             "loss_norm": cfg.loss_norm,  # with `fixed`, the divisors (style × layer) travel along
             "loss_scales": self.ref_scales.tolist() if cfg.loss_norm == "fixed" else None,
@@ -334,29 +336,47 @@ class Trainer:
         style = alpha[:, len(self.cfg.content_layers):] if self.cfg.alpha_content else alpha
         return self.cfg.identity_weight * identity_factor(style)
 
+    def anchor_weights(self, alpha: torch.Tensor) -> torch.Tensor:
+        """Per-example weight of each style layer's pull to the photo's own Gram: N×S, the
+        slider curve read from the other end (w(1 − α_k)), so α_k = 0.5 sits half way."""
+        cfg = self.cfg
+        style = alpha[:, len(cfg.content_layers):] if cfg.alpha_content else alpha
+        return cfg.anchor_weight * style_weight(1.0 - style, cfg.alpha_curve, cfg.alpha_range,
+                                                cfg.style_top)
+
     def losses(self, x, alpha, styles):
-        """Raw per-example per-layer losses (N×L) and the output image."""
+        """Raw per-example per-layer losses (N×L), the output image, and with anchor_weight the
+        raw Gram distances of the output to the photo at every style layer (N×S, else None)."""
         cfg = self.cfg
         k = len(self.style_names)
         mix = torch.nn.functional.one_hot(styles, k).float() if k > 1 else None
         y = self.net(x, alpha, mix)
+        anchored = cfg.anchor_weight > 0
         with torch.no_grad():
-            fc = self.vgg(x, cfg.content_layers)
+            fc = self.vgg(x, cfg.content_layers + (cfg.style_layers if anchored else []))
         fy = self.vgg(y)
         raw = [content_loss(fy[n], fc[n]) for n in cfg.content_layers]
         raw += [style_loss(fy[n], self.style_grams[n][styles]) for n in cfg.style_layers]
-        return torch.stack(raw, dim=1), y
+        anchor = (torch.stack([style_loss(fy[n], gram(fc[n])) for n in cfg.style_layers], 1)
+                  if anchored else None)
+        return torch.stack(raw, dim=1), y, anchor
 
-    def objective(self, norm, weights, y, x, alpha) -> torch.Tensor:
-        """Per-example loss: the weighted normalised layer losses, plus the identity pixel term,
-        over the example's total weight with normalize_weights (every α then counts alike in
-        the gradient, and α sets only the balance)."""
+    def objective(self, norm, weights, y, x, alpha, anchor=None) -> torch.Tensor:
+        """Per-example loss: the weighted normalised layer losses, plus the identity pixel term
+        and the photo anchor (normalised like its style layer), over the example's total weight
+        with normalize_weights (every α then counts alike in the gradient, and α sets only the
+        balance)."""
         per_example = (norm * weights).sum(1)
+        total = weights.sum(1)
         if self.cfg.identity_weight > 0:
             pixel = (y.float() - x.float()).pow(2).flatten(1).mean(1)
             per_example = per_example + self.identity_weights(alpha) * pixel
+        if anchor is not None:
+            a_weights = self.anchor_weights(alpha)
+            per_example = per_example + (anchor * a_weights).sum(1)
+            total = total + a_weights.sum(1)
         if self.cfg.normalize_weights:
-            per_example = per_example / weights.sum(1).clamp_min(1e-6)
+            per_example = per_example / total.clamp_min(1e-6)
         return per_example
 
     def batch_scales(self, raw: torch.Tensor, weights: torch.Tensor):
@@ -381,18 +401,22 @@ class Trainer:
         autocast = (torch.autocast(self.device.type, dtype=self.amp_dtype)
                     if self.amp_dtype else nullcontext())
         with autocast:
-            raw, y = self.losses(x, alpha, styles)
+            raw, y, anchor = self.losses(x, alpha, styles)
         raw = raw.float()
         weights = self.loss_weights(alpha)
         self.normalizer.update(*self.batch_scales(raw.detach(), weights))  # also logged
         if self.cfg.loss_norm == "fixed":
-            norm = raw / self.ref_scales[styles]
+            scale = self.ref_scales[styles]
         else:
-            norm = self.normalizer(raw)
-        loss = self.objective(norm, weights, y, x, alpha).mean()
+            scale = self.normalizer(torch.ones_like(raw)).reciprocal()
+        norm = raw / scale
+        extra = {}
+        if anchor is not None:  # on the scale of the style layer it anchors
+            anchor = anchor.float() / scale[:, len(self.cfg.content_layers):]
+            extra["anchor"] = anchor.detach().mean().item()
+        loss = self.objective(norm, weights, y, x, alpha, anchor).mean()
         if self.cfg.tv_weight > 0:
             loss = loss + self.cfg.tv_weight * total_variation(y.float()).mean()
-        extra = {}
         if self.cfg.stability_weight > 0:  # T(warp(x) + noise) ≈ warp(T(x)): no flicker
             motion = stability.draw(self.cfg.seed, self.step, self.rank, x.shape[0])
             with autocast:  # the unwrapped model: one DDP forward per backward

@@ -199,10 +199,11 @@ def test_runtime_rejects_non_rtstyle_models(tmp_path):
 
 
 # ------------------------------------------------------------------------ presets and variants
-@pytest.mark.parametrize("preset", ["mobile", "mobile-sep"])
+@pytest.mark.parametrize("preset", ["mobile", "mobile-sep", "mobile-smooth"])
 def test_mobile_presets_export_exactly(preset, photo_dir, style_images, tmp_path):
-    """Depthwise convs, inverted blocks, the ×8 stem and (mobile-sep) separable upsampling
-    convs export, pass the parity check at odd sizes and stay TensorRT-compatible."""
+    """Depthwise convs, inverted blocks, the ×8 stem, (mobile-sep) separable upsampling convs
+    and (mobile-smooth) bilinear upsampling and a reflection-padded body export, pass the parity
+    check at odd sizes and stay TensorRT-compatible."""
     cfg = _config(photo_dir, style_images, tmp_path, preset=preset)
     Trainer(cfg, log=lambda _: None).save()
     result = export_checkpoint(tmp_path, tmp_path / "m.onnx", sizes=PAPER_SIZES,
@@ -210,6 +211,9 @@ def test_mobile_presets_export_exactly(preset, photo_dir, style_images, tmp_path
     assert max(d.max for d in result.parity) <= 1
     assert result.trt_problems == []
     ops = [n.op_type for n in onnx.load(result.path).graph.node]
+    if preset == "mobile-smooth":  # bilinear upsampling stays a Resize; the body pads itself
+        assert "DepthToSpace" not in ops and "Resize" in ops and "Pad" in ops
+        return
     assert "DepthToSpace" in ops  # the dense upsampling convs became sub-pixel convs
     assert ("Resize" in ops) == (preset == "mobile-sep")  # depthwise ones keep the Resize
 

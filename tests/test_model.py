@@ -114,6 +114,17 @@ def test_checkpoint_keeps_its_layers_when_the_preset_is_edited(tmp_path, monkeyp
     assert len(StyleNet("fast").transform.layers) < len(m2.transform.layers)  # really edited
 
 
+def test_smooth_preset_upsamples_bilinearly_and_reflects_in_the_body():
+    t = StyleNet("mobile-smooth").transform
+    body = t.layers[t.body_start:t.body_end]
+    assert {layer.pad for layer in body if layer.conv.kernel_size[0] == 3} == {1}
+    assert all(layer.pad == 0 for layer in t.layers[:t.body_start])  # zero padding elsewhere
+    assert {layer.upsample_mode for layer in t.layers if layer.upsample > 1} == {"bilinear"}
+    with pytest.raises(ValueError, match="unknown upsampling"):
+        StyleNet(transform=dataclasses.replace(t.spec, upsample="cubic"),
+                 conditioner=PRESETS["fast"].conditioner)
+
+
 def test_old_checkpoints_without_a_stored_plan_use_the_preset():
     m = StyleNet("fast", num_alpha=4)
     old = {k: v for k, v in m.architecture().items() if k not in ("transform", "input_skip")}

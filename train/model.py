@@ -22,12 +22,13 @@ class ConvCIN(nn.Module):
 
     def __init__(self, cin: int, cout: int, k: int, stride: int = 1, relu: bool = True,
                  upsample: int = 1, separable: bool = False, reflect: bool = True,
-                 groups: int = 1):
+                 groups: int = 1, upsample_mode: str = "nearest"):
         super().__init__()
         # Reflection padding is a separate op; zero padding folds into the conv (cheaper on CPU).
         self.pad = k // 2 if reflect else 0
         zero_pad = 0 if reflect else k // 2
         self.upsample = upsample
+        self.upsample_mode = upsample_mode
         if separable and k > 1:  # depthwise k×k then pointwise 1×1: one "conv" for CIN purposes
             self.conv = nn.Sequential(
                 nn.Conv2d(cin, cin, k, stride=stride, padding=zero_pad, groups=cin, bias=False),
@@ -39,7 +40,11 @@ class ConvCIN(nn.Module):
 
     def forward(self, x, gamma, beta):
         if self.upsample > 1:
-            x = F.interpolate(x, scale_factor=self.upsample, mode="nearest")
+            if self.upsample_mode == "nearest":
+                x = F.interpolate(x, scale_factor=self.upsample, mode="nearest")
+            else:
+                x = F.interpolate(x, scale_factor=self.upsample, mode=self.upsample_mode,
+                                  align_corners=False)
         if self.pad:
             x = F.pad(x, (self.pad,) * 4, mode="reflect")
         x = conditional_instance_norm(self.conv(x), gamma, beta)
@@ -68,6 +73,13 @@ class TransformSpec:
     # spec stored before they existed rebuilds the same network.
     block: str = "basic"
     expand: int = 1
+    # "nearest" (exported as sub-pixel convs) or "bilinear": nearest makes every 2×2 block of
+    # the next conv's input equal, which the trained decoders turn into a faint period-4 grid
+    upsample: str = "nearest"
+    # reflection padding in the residual body even where `reflect` is off: the zero padding of
+    # the low-resolution body reaches ~20 px into a full-resolution frame (a line inside the
+    # left border), and padding maps of 1/4 or 1/8 size costs next to nothing
+    body_reflect: bool = False
 
     @property
     def stride(self) -> int:
@@ -118,6 +130,15 @@ PRESETS: dict[str, Preset] = {
         "(each 3×3 spans twice the pixels it does in fast), decoder 16-8: 0.73 GMAC per "
         "640×480 frame (fast 2.66).",
     ),
+    "mobile-smooth": Preset(
+        TransformSpec(stem=((8, 3, 2), (16, 3, 2), (48, 3, 2)), body_channels=48, body_blocks=6,
+                      up=((16, 3, 2), (8, 3, 2)), out_kernel=3, reflect=False, out_upsample=2,
+                      margin=16, block="inverted", expand=2, upsample="bilinear",
+                      body_reflect=True),
+        ConditionerSpec(width=256, depth=1, init="default"),
+        "mobile with bilinear upsampling (no period-4 grid) and a reflection-padded body (no "
+        "line inside the left border).",
+    ),
     "mobile-sep": Preset(
         TransformSpec(stem=((8, 3, 2), (16, 3, 2), (48, 3, 2)), body_channels=48, body_blocks=6,
                       up=((16, 3, 2), (8, 3, 2)), out_kernel=3, reflect=False, out_upsample=2,
@@ -145,6 +166,8 @@ class TransformNet(nn.Module):
 
     def __init__(self, spec: TransformSpec, width: float = 1.0):
         super().__init__()
+        if spec.upsample not in ("nearest", "bilinear"):
+            raise ValueError(f"unknown upsampling {spec.upsample!r}: nearest or bilinear")
         layers, c = [], 3
         for cout, k, stride in spec.stem:
             layers.append(ConvCIN(c, _scale(cout, width), k, stride, reflect=spec.reflect))
@@ -157,15 +180,16 @@ class TransformNet(nn.Module):
         self.blocks = []  # (first, end) layer index ranges with a residual connection around
         for _ in range(spec.body_blocks):
             first = len(layers)
+            body_reflect = spec.reflect or spec.body_reflect
             if spec.block == "basic":
-                layers += [ConvCIN(c, c, 3, separable=spec.separable, reflect=spec.reflect),
+                layers += [ConvCIN(c, c, 3, separable=spec.separable, reflect=body_reflect),
                            ConvCIN(c, c, 3, relu=False, separable=spec.separable,
-                                   reflect=spec.reflect)]
+                                   reflect=body_reflect)]
             elif spec.block == "inverted":
                 hidden = _scale(spec.body_channels * spec.expand, width)
                 if hidden != c:  # expand 1: depthwise straight on the block's input
                     layers.append(ConvCIN(c, hidden, 1))
-                layers += [ConvCIN(hidden, hidden, 3, reflect=spec.reflect, groups=hidden),
+                layers += [ConvCIN(hidden, hidden, 3, reflect=body_reflect, groups=hidden),
                            ConvCIN(hidden, c, 1, relu=False)]
             else:
                 raise ValueError(f"unknown residual block {spec.block!r}: basic or inverted")
@@ -173,10 +197,11 @@ class TransformNet(nn.Module):
         self.body_end = len(layers)
         for cout, k, scale in spec.up:
             layers.append(ConvCIN(c, _scale(cout, width), k, upsample=scale,
-                                  separable=spec.separable, reflect=spec.reflect))
+                                  separable=spec.separable, reflect=spec.reflect,
+                                  upsample_mode=spec.upsample))
             c = _scale(cout, width)
         layers.append(ConvCIN(c, 3, spec.out_kernel, relu=False, reflect=spec.reflect,
-                              upsample=spec.out_upsample))
+                              upsample=spec.out_upsample, upsample_mode=spec.upsample))
         up = spec.out_upsample
         for _, _, scale in spec.up:
             up *= scale

@@ -8,7 +8,10 @@
 - `subpixel_upsampling`: nearest ×2 upsampling followed by a 3×3 convolution is the same as a
   3×3 convolution at the low resolution with 4× the output channels (one per output phase),
   then DepthToSpace. The same useful arithmetic, but no Resize and a 4× smaller (and, for the
-  3-channel output layer, far less padded) convolution input.
+  3-channel output layer, far less padded) convolution input. The bilinear ×2 of
+  `train.model.bilinear_up2` (a fixed depthwise ConvTranspose) followed by an unpadded 3×3
+  convolution folds the same way, exactly, with 0.25/0.75 phase taps (ONNX Runtime's linear
+  Resize took ⅔ of a `mobile-smooth` frame).
 
 The exporter validates the rewritten graph against PyTorch like any other.
 """
@@ -23,6 +26,10 @@ from onnx import helper, numpy_helper
 # which low-resolution taps (rows) each full-resolution tap (column) lands on.
 _PHASE = (np.array([[1, 0, 0], [0, 1, 1], [0, 0, 0]], np.float64),
           np.array([[0, 0, 0], [1, 1, 0], [0, 0, 1]], np.float64))
+# The same for bilinear ×2 with half-pixel centres: full-resolution pixel 2j is
+# 0.25·x[j−1] + 0.75·x[j], pixel 2j + 1 is 0.75·x[j] + 0.25·x[j+1].
+_BILINEAR_PHASE = (np.array([[.75, .25, 0], [.25, .75, .75], [0, 0, .25]], np.float64),
+                   np.array([[.25, 0, 0], [.75, .75, .25], [0, .25, .75]], np.float64))
 
 
 class _Graph:
@@ -139,24 +146,44 @@ def gathers_outward(proto: onnx.ModelProto) -> int:
     return moved
 
 
+def _upsampling(g: _Graph, node):
+    """(phase taps, the pads its conv must have) if `node` is a foldable ×2 upsampling."""
+    a = _attrs(node)
+    if node.op_type == "Resize" and len(node.input) >= 3:
+        scales = g.constant(node.input[2])
+        if (scales is not None and list(scales) == [1, 1, 2, 2]
+                and a.get("mode", b"nearest") == b"nearest"
+                and a.get("coordinate_transformation_mode") == b"asymmetric"
+                and a.get("nearest_mode", b"round_prefer_floor") == b"floor"):
+            return _PHASE, [1, 1, 1, 1]
+    if node.op_type == "ConvTranspose" and len(node.input) == 2:
+        w = g.constant(node.input[1])
+        taps = np.array([0.25, 0.75, 0.75, 0.25])
+        if (w is not None and w.ndim == 4 and w.shape[1:] == (1, 4, 4)
+                and a.get("group", 1) == w.shape[0] and list(a.get("strides", [])) == [2, 2]
+                and not any(a.get("pads", [])) and not any(a.get("output_padding", []))
+                and list(a.get("dilations", [1, 1])) == [1, 1] and "output_shape" not in a
+                and np.allclose(w, np.outer(taps, taps), atol=1e-7)):
+            return _BILINEAR_PHASE, [0, 0, 0, 0]
+    return None, None
+
+
 def subpixel_upsampling(proto: onnx.ModelProto) -> int:
-    """Replace Resize(nearest ×2, asymmetric, floor) → Conv(3×3, pad 1, stride 1, group 1)
-    by Conv(3×3, 4·Cout outputs) at the low resolution → DepthToSpace(2, CRD)."""
+    """Replace Resize(nearest ×2, asymmetric, floor) → Conv(3×3, pad 1, stride 1, group 1), or
+    bilinear_up2's ConvTranspose → Conv(3×3, pad 0, …), by Conv(3×3, 4·Cout outputs, pad 1) at
+    the low resolution → DepthToSpace(2, CRD)."""
     graph = proto.graph
     g = _Graph(graph)
     replaced = 0
-    for resize in list(g.nodes):
-        if resize.op_type != "Resize" or len(resize.input) < 3:
+    for up in list(g.nodes):
+        phase, pads = _upsampling(g, up)
+        if phase is None:
             continue
-        conv = g.only_consumer(resize.output[0])
-        scales = g.constant(resize.input[2])
-        r, c = _attrs(resize), _attrs(conv) if conv is not None else {}
-        if (conv is None or conv.op_type != "Conv" or scales is None
-                or list(scales) != [1, 1, 2, 2] or r.get("mode") != b"nearest"
-                or r.get("coordinate_transformation_mode") != b"asymmetric"
-                or r.get("nearest_mode", b"round_prefer_floor") != b"floor"
+        conv = g.only_consumer(up.output[0])
+        c = _attrs(conv) if conv is not None else {}
+        if (conv is None or conv.op_type != "Conv"
                 or list(c.get("kernel_shape", [])) != [3, 3]
-                or list(c.get("pads", [0] * 4)) != [1, 1, 1, 1] or c.get("group", 1) != 1
+                or list(c.get("pads", [0] * 4)) != pads or c.get("group", 1) != 1
                 or list(c.get("strides", [1, 1])) != [1, 1]
                 or list(c.get("dilations", [1, 1])) != [1, 1] or c.get("auto_pad", b"NOTSET")
                 not in (b"NOTSET", "NOTSET")):
@@ -168,9 +195,9 @@ def subpixel_upsampling(proto: onnx.ModelProto) -> int:
         phases = np.zeros((cout, 2, 2, cin, 3, 3))
         for dy in range(2):
             for dx in range(2):
-                phases[:, dy, dx] = np.einsum("ij,ocjk,lk->ocil", _PHASE[dy],
-                                              weight.astype(np.float64), _PHASE[dx])
-        inputs = [resize.input[0], g.add_weight(
+                phases[:, dy, dx] = np.einsum("ij,ocjk,lk->ocil", phase[dy],
+                                              weight.astype(np.float64), phase[dx])
+        inputs = [up.input[0], g.add_weight(
             phases.reshape(4 * cout, cin, 3, 3).astype(weight.dtype), conv.input[1] + "_subpixel")]
         if len(conv.input) > 2 and conv.input[2]:
             bias = g.constant(conv.input[2])
@@ -185,8 +212,8 @@ def subpixel_upsampling(proto: onnx.ModelProto) -> int:
                                name=conv.name + "_depth_to_space", blocksize=2, mode="CRD")
         at = g.index(conv)
         g.nodes[at:at + 1] = [new_conv, d2s]
-        del g.nodes[g.index(resize)]
-        _forget_shapes(graph, {resize.output[0]})
+        del g.nodes[g.index(up)]
+        _forget_shapes(graph, {up.output[0]})
         replaced += 1
     g.commit()
     if replaced:

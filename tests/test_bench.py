@@ -323,6 +323,42 @@ def test_rewrites_leave_other_patterns_alone():
     assert counts["subpixel"] == 0
 
 
+def test_bilinear_upsampling_folds_into_subpixel_convs_exactly():
+    """train.model.bilinear_up2 (a fixed depthwise ConvTranspose) → unpadded 3×3 Conv."""
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    from export.optimize import optimize
+
+    cin, cout = 4, 3
+    taps = np.array([0.25, 0.75, 0.75, 0.25], np.float32)
+    rng = np.random.default_rng(3)
+    weights = [numpy_helper.from_array(np.tile(np.outer(taps, taps), (cin, 1, 1, 1)), "k"),
+               numpy_helper.from_array(rng.normal(size=(cout, cin, 3, 3)).astype(np.float32),
+                                       "w"),
+               numpy_helper.from_array(rng.normal(size=cout).astype(np.float32), "b")]
+    nodes = [helper.make_node("ConvTranspose", ["x", "k"], ["up"], group=cin, strides=[2, 2]),
+             helper.make_node("Conv", ["up", "w", "b"], ["y"], kernel_shape=[3, 3],
+                              pads=[0, 0, 0, 0])]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", cin, "h", "w"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], weights)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    fast, counts = optimize(model)
+    assert counts["subpixel"] == 1
+    assert [n.op_type for n in fast.graph.node] == ["Conv", "DepthToSpace"]
+    before = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    after = ort.InferenceSession(fast.SerializeToString(), providers=["CPUExecutionProvider"])
+    for h, w in [(1, 1), (5, 8), (9, 11)]:
+        x = rng.normal(size=(2, cin, h, w)).astype(np.float32)
+        want, got = before.run(None, {"x": x})[0], after.run(None, {"x": x})[0]
+        assert got.shape == want.shape == (2, cout, 2 * h, 2 * w)
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)  # borders included
+    model.graph.initializer[0].CopyFrom(numpy_helper.from_array(np.ones((cin, 1, 4, 4),
+                                                                        np.float32), "k"))
+    assert optimize(model)[1]["subpixel"] == 0  # another kernel is not a bilinear upsampling
+
+
 def test_exported_models_are_rewritten_and_match_the_plain_export(tiny_onnx, tmp_path):
     """The exporter applies export.optimize; optimize_file turns an old plain export into the
     same, checked against it."""

@@ -211,11 +211,10 @@ def test_mobile_presets_export_exactly(preset, photo_dir, style_images, tmp_path
     assert max(d.max for d in result.parity) <= 1
     assert result.trt_problems == []
     ops = [n.op_type for n in onnx.load(result.path).graph.node]
-    if preset == "mobile-smooth":  # bilinear upsampling stays a Resize; the body pads itself
-        assert "DepthToSpace" not in ops and "Resize" in ops and "Pad" in ops
-        return
     assert "DepthToSpace" in ops  # the dense upsampling convs became sub-pixel convs
     assert ("Resize" in ops) == (preset == "mobile-sep")  # depthwise ones keep the Resize
+    if preset == "mobile-smooth":  # bilinear upsampling folded too; the body reflects
+        assert "ConvTranspose" not in ops and ops.count("Pad") > 1
 
 
 def test_paper_preset_with_two_styles(paper_multi):

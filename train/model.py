@@ -16,6 +16,16 @@ import torch.nn.functional as F
 
 from train.cin import conditional_instance_norm
 
+BILINEAR_TAPS = (0.25, 0.75, 0.75, 0.25)  # ×2 bilinear with half-pixel centres, per axis
+
+
+def bilinear_up2(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """×2 bilinear upsampling as a fixed depthwise transposed conv (kernel: C×1×4×4 outer
+    product of BILINEAR_TAPS), with one extra pixel on every side that sees zeros beyond the
+    map. The 3×3 conv after it then needs no padding, and the pair is exactly one 3×3 conv at
+    the low resolution per output phase (export.optimize folds it so)."""
+    return F.conv_transpose2d(x, kernel.to(x.dtype), stride=2, groups=x.shape[1])
+
 
 class ConvCIN(nn.Module):
     """Reflection-padded conv, conditional instance norm, optional ReLU."""
@@ -29,6 +39,14 @@ class ConvCIN(nn.Module):
         zero_pad = 0 if reflect else k // 2
         self.upsample = upsample
         self.upsample_mode = upsample_mode
+        if upsample > 1 and upsample_mode == "bilinear":
+            if upsample != 2 or reflect or k != 3:
+                raise ValueError("bilinear upsampling is built for ×2 before a zero-padded 3×3 "
+                                 "conv")
+            taps = torch.tensor(BILINEAR_TAPS)
+            self.register_buffer("up_kernel", torch.outer(taps, taps).expand(cin, 1, 4, 4)
+                                 .contiguous(), persistent=False)
+            zero_pad = 0  # bilinear_up2's extra pixel stands in for the conv's padding
         if separable and k > 1:  # depthwise k×k then pointwise 1×1: one "conv" for CIN purposes
             self.conv = nn.Sequential(
                 nn.Conv2d(cin, cin, k, stride=stride, padding=zero_pad, groups=cin, bias=False),
@@ -40,11 +58,10 @@ class ConvCIN(nn.Module):
 
     def forward(self, x, gamma, beta):
         if self.upsample > 1:
-            if self.upsample_mode == "nearest":
-                x = F.interpolate(x, scale_factor=self.upsample, mode="nearest")
+            if self.upsample_mode == "bilinear":
+                x = bilinear_up2(x, self.up_kernel)
             else:
-                x = F.interpolate(x, scale_factor=self.upsample, mode=self.upsample_mode,
-                                  align_corners=False)
+                x = F.interpolate(x, scale_factor=self.upsample, mode="nearest")
         if self.pad:
             x = F.pad(x, (self.pad,) * 4, mode="reflect")
         x = conditional_instance_norm(self.conv(x), gamma, beta)

@@ -125,6 +125,14 @@ def test_smooth_preset_upsamples_bilinearly_and_reflects_in_the_body():
                  conditioner=PRESETS["fast"].conditioner)
 
 
+def test_checkpoints_from_before_a_transform_field_existed_resume():
+    m = StyleNet("mobile", num_alpha=4, input_skip=True)
+    arch = m.architecture()
+    for later in ("upsample", "body_reflect"):  # fields added after such checkpoints were saved
+        del arch["transform"][later]
+    assert StyleNet.complete_architecture(arch) == m.architecture()
+
+
 def test_old_checkpoints_without_a_stored_plan_use_the_preset():
     m = StyleNet("fast", num_alpha=4)
     old = {k: v for k, v in m.architecture().items() if k not in ("transform", "input_skip")}

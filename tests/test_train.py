@@ -149,7 +149,7 @@ def test_fixed_loss_norm_measures_each_style_once(photo_dir, style_images, tmp_p
     """loss_norm=fixed: per-style sizes measured before step 1 divide the raw losses, and a
     resumed run keeps them rather than measuring again."""
     cfg = tiny_config(photo_dir, style_images, tmp_path, steps=2, loss_norm="fixed",
-                      normalize_weights=False, identity_weight=0.0)
+                      normalize_weights=False, identity_weight=0.0, anchor_weight=0.0)
     trainer = Trainer(cfg)
     scales = trainer.ref_scales.clone()
     assert scales.shape == (2, 5) and bool((scales > 0).all())

@@ -55,7 +55,7 @@ class TrainConfig:
     identity_weight: float = 10.0  # pixel MSE to the photo, × Π(1 − α_k)²: α = 0 is the photo
     # each style layer's Gram is also pulled to the photo's own, weighted by the curve at 1 − α_k:
     # a slider then moves its layer from the photo's statistics to the painting's
-    anchor_weight: float = 0.0
+    anchor_weight: float = 1.0
     # divide each example's loss by its total weight (content + style): an example asking for
     # 40:1 style no longer drowns one asking for 1:3 in the gradient
     normalize_weights: bool = True

@@ -395,13 +395,16 @@ class StyleNet(nn.Module):
     @staticmethod
     def complete_architecture(arch: dict) -> dict:
         """A stored architecture as architecture() writes it today. Older checkpoints lack
-        `input_skip` (then off) and `transform` (then the preset's plan: all they recorded)."""
+        `input_skip` (then off), `transform` (then the preset's plan: all they recorded) or
+        transform fields added since (then their defaults, the behaviour from before)."""
         arch = {"input_skip": False, **arch}
         if arch.get("transform") is None:
             if arch["preset"] not in PRESETS:
                 raise ValueError(f"the checkpoint names preset {arch['preset']!r}, which no "
                                  f"longer exists, and does not record its layers")
             arch["transform"] = transform_to_dict(PRESETS[arch["preset"]].transform)
+        else:
+            arch["transform"] = transform_to_dict(transform_from_dict(arch["transform"]))
         return arch
 
     @classmethod

@@ -39,7 +39,8 @@ def parse_strength(value, option: str = "--stabilize") -> float:
         s = float(value)
     except (TypeError, ValueError):
         raise UserError(f"{option} takes a strength from 0 to {MAX_STRENGTH:g}, e.g. {option} "
-                        f"{DEFAULT_STRENGTH:g}; got {value!r}") from None
+                        f"{DEFAULT_STRENGTH:g}, or nothing when another option or the end "
+                        f"follows; got {value!r}") from None
     if not 0 <= s <= MAX_STRENGTH:  # NaN fails this too
         raise UserError(f"{option} strength must be from 0 (off) to {MAX_STRENGTH:g} (at 1 the "
                         f"picture would never change); got {value}")

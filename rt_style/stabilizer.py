@@ -100,10 +100,12 @@ class Stabilizer:
         return frame, cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
 
     def __call__(self, frame: np.ndarray, stylized: np.ndarray) -> np.ndarray:
+        if self.strength == 0:
+            return stylized
         small = self._small(frame)
         prev, prev_out = self.prev, self.prev_out
         self.prev, self.prev_out = small, stylized
-        if (self.strength == 0 or prev_out is None or prev[0].shape != small[0].shape
+        if (prev_out is None or prev[0].shape != small[0].shape
                 or prev_out.shape != stylized.shape or min(small[0].shape[:2]) < 8):
             return stylized
         weight, field = self._check(small, prev, stylized.shape[:2])

@@ -127,12 +127,11 @@ class Live:
         c = self.controls
         changed, c.changed = c.changed, False
         out = self.stylize(image)
-        if c.stabilize > 0:  # blend along the motion; start afresh on a re-render or a key
-            s = self.stabilizer
-            if not fresh or (changed and not c.walk) or s.strength != c.stabilize:
-                s.reset()
-                s.strength = c.stabilize
-            out = s(image, out)
+        s = self.stabilizer  # the steady picture: blend along the motion (off at strength 0)
+        if not fresh or (changed and not c.walk) or s.strength != c.stabilize:
+            s.reset()  # a re-render, a key that changes the look, `t`: start afresh
+            s.strength = c.stabilize
+        out = s(image, out)
         if c.split:  # original on the left half, stylized on the right
             out = out.copy()
             out[:, : out.shape[1] // 2] = image[:, : out.shape[1] // 2]

@@ -220,3 +220,16 @@ def test_t_key_in_a_real_window(display, tmp_path):  # noqa: F811
     frames = _events(log, "frame")
     assert any(f["stabilize"] == DEFAULT_STRENGTH for f in frames)  # rendered with it on
     assert "steady picture on/off" in out  # the key list printed at start
+
+
+def test_switching_the_steady_picture_back_on_forgets_the_old_frames():
+    live, photo = _live(DEFAULT_STRENGTH), _photo()
+    for i, picture in enumerate([photo, photo, None, photo]):
+        if picture is None:
+            live.controls.press("t", 0.0)  # off: the frames shown meanwhile are not remembered
+            continue
+        live.current = (picture, SimpleNamespace(time=0.0, index=i))
+        live.render(fresh=True)
+    live.controls.press("t", 0.0)  # on again: what it remembered may be long gone
+    live.render(fresh=True)
+    assert np.array_equal(live.view, live.engine.last)

@@ -6,6 +6,7 @@ the same). Prints the markdown table for benchmarks/RESULTS.md; needs only the r
     python benchmarks/temporal.py --model runs/x/x.onnx            # 3 shared clips + 2 made
     python benchmarks/temporal.py --model x.onnx --style vangogh --json x-temporal.json
     python benchmarks/temporal.py --quick                          # bundled model, a first look
+    python benchmarks/temporal.py --stabilize 0.7                  # with the steady picture on
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 from rt_style import models  # noqa: E402
 from rt_style.engine import load_engine  # noqa: E402
 from rt_style.errors import UserError  # noqa: E402
+from rt_style.stabilizer import DEFAULT_STRENGTH, parse_strength, stabilized  # noqa: E402
 from train import temporal  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
@@ -60,6 +62,10 @@ def parse(argv=None) -> argparse.Namespace:
     ap.add_argument("--side", type=int, default=360, help="longer side of frames [360; quick 96]")
     ap.add_argument("--style", action="append", default=[], help="measure only this style")
     ap.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads")
+    ap.add_argument("--stabilize", nargs="?", const=DEFAULT_STRENGTH, default=0.0,
+                    type=parse_strength, metavar="S",
+                    help="with the steady picture on (rtstyle video --stabilize S) [off; "
+                         f"{DEFAULT_STRENGTH:g} when given alone]")
     ap.add_argument("--json", type=Path, help="also write every figure here")
     ap.add_argument("--quick", action="store_true", help="5 frames at 96 px: a first look")
     args = ap.parse_args(argv)
@@ -93,12 +99,15 @@ def main(argv=None) -> dict:
     if not clips:
         raise UserError("no clips: give --video CLIP or leave out --no-generated")
     alphas = {"default": engine.alpha_defaults, "all-max": engine.alpha_ranges[:, 1]}
-    result = temporal.measure(clips, temporal.engine_stylizer(engine), alphas, mixes, log)
+    result = temporal.measure(clips, stabilized(temporal.engine_stylizer(engine), args.stabilize),
+                              alphas, mixes, log)
     result.update(model=str(path), engine=engine.describe(), seconds=time.time() - t0,
+                  stabilize=args.stabilize,
                   command="python benchmarks/temporal.py " + " ".join(sys.argv[1:] if argv is None
                                                                        else argv))
     print(f"{path.name}: warping error over the input's own, {args.frames} frames per clip at "
-          f"{args.side} px ({result['seconds']:.0f} s)\n")
+          f"{args.side} px" + (f", --stabilize {args.stabilize:g}" if args.stabilize else "")
+          + f" ({result['seconds']:.0f} s)\n")
     print("\n".join(temporal.table(result)))
     print()
     for measure, figure, goal, met in temporal.summary(result):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rt_style.alpha import RandomWalk, short_name
+from rt_style.stabilizer import DEFAULT_STRENGTH
 
 STEP = 0.05  # one arrow / +/- press
 STRENGTH_STEP = 2 ** 0.25  # one strength press: four make ×2
@@ -88,6 +89,9 @@ KEYS = (
     Key(("d",), "defaults", "default α and strength ×1"),
     Key(("Tab",), "next_style", "next style (multi-style models)",
         "; `--style` sets the start, mixtures allowed"),
+    Key(("t",), "stabilize", "steady picture on/off (flow-guided blending)",
+        ": still regions stop shimmering, moving ones are left alone; `--stabilize [S]` starts "
+        f"with it on and sets the blend (default {DEFAULT_STRENGTH:g})"),
     Key(("v",), "split", "split view: original | stylized",
         " (left and right half)"),
     Key(("h",), "hud", "HUD on/off"),
@@ -144,7 +148,9 @@ class Controls:
 
     def __init__(self, names, defaults, ranges, style_names, alpha=None, style=None,
                  seed: int | None = None, scale: float = 1.0, keep_colors: bool = False,
-                 kinds=None):
+                 kinds=None, stabilize: float = 0.0):
+        """stabilize: the starting blend strength of the steady picture (0: off); `t` toggles
+        between off and this (or the default strength)."""
         self.names = list(names)
         self.shorts = [short_name(n) for n in self.names]
         kinds = kinds or ["content" if n.startswith("content:") else "style" for n in names]
@@ -158,6 +164,8 @@ class Controls:
         self.selected = 0
         self.strength, self.scale = 1.0, float(scale)
         self.keep_colors = bool(keep_colors)
+        self.stabilize = float(stabilize)
+        self.stabilize_on = self.stabilize or DEFAULT_STRENGTH  # what `t` switches on
         self.walk = self.split = self.frozen = self.help = False
         self.hud = True
         self.rng = np.random.default_rng(seed)
@@ -238,6 +246,9 @@ class Controls:
                 int(np.argmax(self.style))], 1)
             self.changed = True
 
+    def _stabilize(self, key, now):
+        self.stabilize = 0.0 if self.stabilize else self.stabilize_on
+
     def _split(self, key, now):
         self.split = not self.split
 
@@ -274,6 +285,7 @@ class Controls:
         return {"alpha": [round(float(v), 4) for v in self.alpha],
                 "applied_alpha": [round(float(v), 4) for v in self.applied_alpha()],
                 "strength": round(self.strength, 4), "scale": round(self.scale, 4),
+                "stabilize": round(self.stabilize, 4),
                 "selected": self.selected,
                 "style": self.style_label(),
                 "style_weights": [round(float(v), 4) for v in self.style],

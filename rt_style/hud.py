@@ -33,7 +33,8 @@ def _panel(image: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> None:
 def hud_lines(controls, fps: float, latency_ms: float) -> list[str]:
     """The HUD's text lines above the bars: speed, style and flags; brush scale and strength."""
     flags = [name for name, on in (("WALK", controls.walk), ("FROZEN", controls.frozen),
-                                   ("SPLIT", controls.split), ("COLOURS", controls.keep_colors))
+                                   ("SPLIT", controls.split), ("COLOURS", controls.keep_colors),
+                                   (f"STEADY {controls.stabilize:.2f}", controls.stabilize > 0))
              if on]
     head = f"{fps:.1f} fps  {latency_ms:.0f} ms  {controls.style_label()}  {' '.join(flags)}"
     return [head.strip(), f"scale {controls.scale:.2f}  strength x{controls.strength:.2f}"]

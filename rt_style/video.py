@@ -32,6 +32,7 @@ from rt_style.options import (
 from rt_style.outputs import atomic_output, expand_inputs, plan_outputs
 from rt_style.pipeline import run_stages
 from rt_style.scaling import resize_frames
+from rt_style.stabilizer import Stabilizer, stabilize_option
 from rt_style.stopping import graceful_stop
 from rt_style.videoio import (
     VIDEO_SUFFIXES,
@@ -81,11 +82,13 @@ class Outcome:
 
 def transcode(src: Path, dst: Path, engine, schedule, style, encoding: Encoding, stop,
               batch: int = 1, size=None, scale=None, sequential: bool = False,
-              timer=None, keep_scaled: bool = False) -> Outcome:
+              timer=None, keep_scaled: bool = False, stabilize: float = 0.0) -> Outcome:
     """Stylize one video into `dst`. Raises DecodeError after writing the frames before it.
 
     timer: a pipeline.StageTimer that records decode, stylize and encode times (`rtstyle bench`).
+    stabilize: blend strength of the steady picture (rt_style.stabilizer), 0: off.
     """
+    steady = Stabilizer(stabilize) if stabilize else None
     reader = VideoReader(src, batch, size, scale, encoding.pix_fmt, log=log,
                          keep_scaled=keep_scaled)
     expected = reader.expected_frames
@@ -98,6 +101,8 @@ def transcode(src: Path, dst: Path, engine, schedule, style, encoding: Encoding,
             out = engine.run(chunk.frames, alpha=schedule(chunk.times), style=style)
             if reader.resize_back:  # --scale: stylized smaller (or larger), shown at full size
                 out = resize_frames(out, (reader.first.width, reader.first.height))
+            if steady is not None:  # in order, frame after frame (stylize runs in one thread)
+                out = np.stack([steady(x, y) for x, y in zip(chunk.frames, out)])
             chunk.frames = out
         return chunk
 
@@ -150,6 +155,7 @@ def transcode(src: Path, dst: Path, engine, schedule, style, encoding: Encoding,
               show_default=True, help="Random-walk time scale in seconds.")
 @size_options
 @keep_colors_option
+@stabilize_option
 @click.option("--batch", type=click.IntRange(1), default=1, show_default=True,
               help="Frames per inference call.")
 @click.option("--codec", default="libx264", show_default=True,
@@ -164,8 +170,8 @@ def transcode(src: Path, dst: Path, engine, schedule, style, encoding: Encoding,
               help="Decode, stylize and encode in turn instead of overlapping (to measure).")
 def video_command(inputs, output, sample, force, engine_name, provider, threads, style, alpha,
                   alpha_keyframes, random_walk, seed, walk_period, size, scale,
-                  keep_scaled_size, keep_colors, batch, codec, crf, bitrate, preset, pix_fmt,
-                  sequential):
+                  keep_scaled_size, keep_colors, stabilize, batch, codec, crf, bitrate, preset,
+                  pix_fmt, sequential):
     """Stylize video files: audio and other streams are copied, timing is kept.
 
     Outputs keep the input's size (or --size); --scale stylizes smaller (or larger) frames and
@@ -194,7 +200,8 @@ def video_command(inputs, output, sample, force, engine_name, provider, threads,
         for src, dst in pairs:
             try:
                 r = transcode(src, dst, engine, schedule, mixture, encoding, stop, batch, size,
-                              scale, sequential, keep_scaled=keep_scaled_size)
+                              scale, sequential, keep_scaled=keep_scaled_size,
+                              stabilize=stabilize or 0.0)
             except UserError as e:
                 if len(pairs) == 1:
                     raise

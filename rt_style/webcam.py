@@ -33,6 +33,7 @@ from rt_style.options import (
 )
 from rt_style.outputs import refuse_overwriting
 from rt_style.scaling import stylize_scaled
+from rt_style.stabilizer import Stabilizer, stabilize_option
 from rt_style.stopping import graceful_stop
 
 TITLE = "rtstyle"
@@ -110,6 +111,7 @@ class Live:
         self.current = None  # (image, Frame) being shown; held while frozen
         self.view = self.view_alpha = None  # last rendered picture (no HUD) and its α
         self.record_start = None
+        self.stabilizer = Stabilizer(0)  # the steady picture (`t`, --stabilize), when on
 
     # ------------------------------------------------------------------ one frame
     def stylize(self, image: np.ndarray) -> np.ndarray:
@@ -123,8 +125,13 @@ class Live:
     def render(self, fresh: bool) -> None:
         image, frame = self.current
         c = self.controls
-        c.changed = False
+        changed, c.changed = c.changed, False
         out = self.stylize(image)
+        s = self.stabilizer  # the steady picture: blend along the motion (off at strength 0)
+        if not fresh or (changed and not c.walk) or s.strength != c.stabilize:
+            s.reset()  # a re-render, a key that changes the look, `t`: start afresh
+            s.strength = c.stabilize
+        out = s(image, out)
         if c.split:  # original on the left half, stylized on the right
             out = out.copy()
             out[:, : out.shape[1] // 2] = image[:, : out.shape[1] // 2]
@@ -257,6 +264,7 @@ def _camera_size(text):
                    "free one) on Linux, the OBS virtual camera elsewhere. Needs "
                    "pip install 'rtstyle[vcam]'.")
 @keep_colors_option
+@stabilize_option
 @click.option("--no-window", is_flag=True, help="Run without a window (e.g. to --record).")
 @click.option("--mirror", is_flag=True, help="Flip the picture left-right, like a mirror.")
 @click.option("--log-state", type=click.Path(dir_okay=False), metavar="FILE.jsonl",
@@ -270,8 +278,8 @@ def _camera_size(text):
               show_default=True, help="Folder for the PNG snapshots that 's' saves.")
 @click.option("--seed", type=int, help="Seed for 'r' (random α) and 'w' (random walk).")
 def webcam_command(engine_name, provider, threads, style, source, size, scale, alpha, record,
-                   virtual_camera, keep_colors, no_window, mirror, log_state, max_frames,
-                   every_frame, loop, snapshot_dir, seed):
+                   virtual_camera, keep_colors, stabilize, no_window, mirror, log_state,
+                   max_frames, every_frame, loop, snapshot_dir, seed):
     """Stylize a camera live, with α on the keyboard (press ? in the window for the keys)."""
     source = parse_source(source)
     if virtual_camera is not None:
@@ -289,7 +297,7 @@ def webcam_command(engine_name, provider, threads, style, source, size, scale, a
     engine = open_engine(engine_name, provider, threads)
     controls = Controls.for_engine(engine, fixed_alpha(engine, alpha),
                                    style_weights(engine, style), seed, scale=scale,
-                                   keep_colors=keep_colors)
+                                   keep_colors=keep_colors, stabilize=stabilize or 0.0)
     recorder = None
     if record:
         from rt_style.recorder import Recorder

@@ -405,3 +405,26 @@ def test_spearman_one_swap_in_five_is_exactly_the_goal():
     assert spearman([0, 1, 2, 3, 4], [5, 3, 4, 2, 1]) == -0.9  # meets ρ ≤ −0.9, not −0.8999…
     assert spearman([0, 1, 2, 3, 4], [5, 4, 3, 2, 1]) == -1.0
     assert spearman([0, 1, 2], [1, 1, 1]) == 0.0
+
+
+def test_temporal_with_the_steady_picture(tiny_onnx, eval_images, style_images, clip, tmp_path,
+                                          capsys):
+    """--stabilize S: the same measure, over clips stylized with rtstyle video's --stabilize."""
+    from rt_style.stabilizer import stabilized
+
+    out = tmp_path / "steady"
+    code, _, err = quick(capsys, tiny_onnx, out, eval_images, style_images[:1], clip,
+                         "--no-generated-clips", "--num-images", 1, "--sweep-steps", 3,
+                         "--random", 2, "--opt-steps", 1, "--stabilize", 0.9)
+    assert code == 0, err
+    t = json.loads((out / "report.json").read_text())["temporal"]
+    assert t["stabilize"] == 0.9 and "With `--stabilize 0.9` on." in (out / "report.md").read_text()
+    engine = load_engine(tiny_onnx)
+    clips = temporal.file_clips([clip], 5, 96)
+    alphas = {"default": engine.alpha_defaults, "all-max": engine.alpha_ranges[:, 1]}
+    plain = temporal.measure(clips, temporal.engine_stylizer(engine), alphas, {"style0": None})
+    steady = temporal.measure(clips, stabilized(temporal.engine_stylizer(engine), 0.9), alphas,
+                              {"style0": None})
+    got = t["clips"][0]["stylized"]["style0"]["default"]["mean"]
+    assert got == pytest.approx(steady["clips"][0]["stylized"]["style0"]["default"]["mean"])
+    assert got != pytest.approx(plain["clips"][0]["stylized"]["style0"]["default"]["mean"])

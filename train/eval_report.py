@@ -37,6 +37,7 @@ from rt_style.errors import UserError
 from rt_style.image import load_image, resized, to_bgr
 from rt_style.outputs import check_writable
 from rt_style.sheet import grid, random_sheet, sweep_sheet
+from rt_style.stabilizer import stabilize_option, stabilized
 from train import checkpoint as ckpt_io
 from train import temporal
 from train.alpha import content_factor, sample_alpha, style_weight
@@ -435,6 +436,7 @@ def write_markdown(r: dict) -> str:
                 f"![optimisation {style}]({q['plot']})", "",
                 f"![input, network, optimisation {style}]({q['sheet']})", ""]
     out += ["## Temporal stability", ""]
+    out += [f"With `--stabilize {t['stabilize']:g}` on.", ""] if t.get("stabilize") else []
     out += [f"Skipped: {t['skipped']}", ""] if "skipped" in t else temporal.markdown(t, t["plot"])
     out += ["## Sheets", "", "Made with `rtstyle image --sweep` / `--random`'s code on the first "
             "held-out image.", ""]
@@ -479,6 +481,7 @@ def write_markdown(r: dict) -> str:
 @click.option("--generated-clips/--no-generated-clips", default=True, show_default=True,
               help="Also measure a still noisy camera and a slow pan made from the first photo.")
 @click.option("--no-video", is_flag=True, help="Skip the temporal measurement.")
+@stabilize_option
 @click.option("--video-frames", type=click.IntRange(2), help="Frames per clip [30; 5].")
 @click.option("--video-side", type=click.IntRange(16), help="Longer side of frames [360; 96].")
 @click.option("--sheet-side", type=click.IntRange(16),
@@ -493,8 +496,8 @@ def write_markdown(r: dict) -> str:
 @click.option("--card-training", default="see the model's metadata",
               help="How the model was trained, in one line, for the card.")
 def eval_command(model, out, force, images, styles, style_images, style_size, checkpoint,
-                 videos, generated_clips, no_video, provider, threads, seed, quick, card,
-                 card_title, card_training, **counts):
+                 videos, generated_clips, no_video, stabilize, provider, threads, seed, quick,
+                 card, card_title, card_training, **counts):
     """Measure MODEL (a .onnx file or a bundled model's name): α control, diversity, quality
     against optimisation, temporal stability; writes report.md, report.json and PNGs.
 
@@ -668,7 +671,9 @@ def eval_command(model, out, force, images, styles, style_images, style_size, ch
         mixes = {names[k]: None if len(names) == 1 else np.eye(len(names), dtype=np.float32)[k]
                  for k in measured}
         alphas = {"default": engine.alpha_defaults, "all-max": engine.alpha_ranges[:, 1]}
-        t = temporal.measure(clips, temporal.engine_stylizer(engine), alphas, mixes, log)
+        t = temporal.measure(clips, stabilized(temporal.engine_stylizer(engine), stabilize or 0),
+                             alphas, mixes, log)
+        t["stabilize"] = stabilize or 0.0
         t["plot"] = "temporal.png"
         line_chart(temporal.plot_series(t), f"warping error per frame pair over the input's "
                    f"({names[measured[0]]}, default α)", "frame t",

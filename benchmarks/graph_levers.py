@@ -44,6 +44,7 @@ LEVERS = {  # label → passes (TODAY plus one lever, or in place of subpixel: "
     "+uint8": TODAY + ("uint8",),
     "transposed": ("gathers", "transposed"),
     "transposed+dw": ("gathers", "transposed_dw"),
+    "transposed inner": ("gathers", "transposed_inner", "subpixel"),
     "portable": PORTABLE,
     "cpu": CPU,
 }

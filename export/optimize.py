@@ -25,9 +25,9 @@ all; trt_check names what TensorRT would reject):
 - `uint8_moves`: data movement (the NHWC↔NCHW Transpose, the channel-swap Gather) on the
   uint8 side of the graph's input and output Casts, a quarter of the bytes. TensorRT takes
   uint8 only at the graph's edges.
-- `transposed_upsampling` (before `subpixel`, dense convs only): nearest ×2 → 3×3 conv as
-  ConvTranspose(4×4, stride 2, pad 1), the same function with only the 4 non-zero taps per
-  phase and no DepthToSpace.
+- `transposed_upsampling` (before `subpixel`; dense convs with ≥ 4 outputs): nearest ×2 → 3×3
+  conv as ConvTranspose(4×4, stride 2, pad 1), the same function with only the 4 non-zero
+  taps per phase and no DepthToSpace.
 
 The exporter validates the rewritten graph against PyTorch like any other.
 """
@@ -451,12 +451,14 @@ def _cast_source(cast, types):
 _TRANSPOSED = np.array([[0, 0, 1], [0, 1, 1], [1, 1, 0], [1, 0, 0]], np.float64)
 
 
-def transposed_upsampling(proto: onnx.ModelProto, grouped: bool = False) -> int:
+def transposed_upsampling(proto: onnx.ModelProto, grouped: bool = False,
+                          min_outputs: int = 1) -> int:
     """Replace Resize(nearest ×2) → Conv(3×3, pad 1) by ConvTranspose(4×4, stride 2, pad 1):
     the same function with only the multiply-adds that are not zero (subpixel's 3×3 per phase
     computes 9 taps where 4 differ from zero), and no DepthToSpace. Faster on ONNX Runtime's
     CPU for dense convs (benchmarks/RESULTS.md, issue 15), so in CPU before `subpixel`.
-    grouped: depthwise convs too (slower there: not in CPU)."""
+    grouped: depthwise convs too (slower there: not in CPU). min_outputs: leave convs with
+    fewer output channels alone (CPU: 4, the 3-channel output layer gained nothing)."""
     graph = proto.graph
     g = _Graph(graph)
     replaced = 0
@@ -464,7 +466,8 @@ def transposed_upsampling(proto: onnx.ModelProto, grouped: bool = False) -> int:
         conv = _upsampling_conv(g, resize)
         weight = None if conv is None else g.constant(conv.input[1])
         group = _attrs(conv).get("group", 1) if conv is not None else 1
-        if weight is None or weight.ndim != 4 or (group != 1 and not grouped):
+        if weight is None or weight.ndim != 4 or (group != 1 and not grouped) \
+                or weight.shape[0] < min_outputs:
             continue
         cout, cin_g = weight.shape[:2]
         cout_g = cout // group
@@ -495,11 +498,13 @@ PASSES = {"gathers": gathers_outward, "subpixel": subpixel_upsampling,
           "crop": one_crop,
           "clip": drop_clip, "cin": fused_cin, "uint8": uint8_moves,
           "transposed": transposed_upsampling,
-          "transposed_dw": functools.partial(transposed_upsampling, grouped=True)}
+          "transposed_dw": functools.partial(transposed_upsampling, grouped=True),
+          "transposed_inner": functools.partial(transposed_upsampling, min_outputs=4)}
 PORTABLE = ("gathers", "subpixel", "crop", "clip")  # what TensorRT parses too
-# ONNX Runtime only; transposed before subpixel: the dense upsampling convs become
-# ConvTranspose (faster there than sub-pixel conv + DepthToSpace), subpixel finds none left
-CPU = ("gathers", "transposed", "subpixel", "crop", "clip", "cin", "uint8")
+# ONNX Runtime only. transposed_inner before subpixel: dense upsampling convs with ≥ 4 outputs
+# become ConvTranspose (faster there than sub-pixel conv + DepthToSpace); the 3-channel output
+# layer measured no faster that way (0.97–1.03×), so subpixel still takes it.
+CPU = ("gathers", "transposed_inner", "subpixel", "crop", "clip", "cin", "uint8")
 
 
 def optimize(proto: onnx.ModelProto, passes=PORTABLE) -> tuple[onnx.ModelProto, dict]:

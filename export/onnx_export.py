@@ -115,11 +115,13 @@ class ExportResult:
 def export_checkpoint(checkpoint, out, *, opset: int = DEFAULT_OPSET, simplify_graph=False,
                       fp16=False, int8_dir=None, calib_count: int = 32, bench_runs: int = 20,
                       sizes=measure.DEFAULT_SIZES, tolerance: int = 1, log=print,
-                      optimize_graph: bool = True, alpha_default: str | None = None
-                      ) -> ExportResult:
+                      optimize_graph: bool = True, alpha_default: str | None = None,
+                      cpu_only: bool = False) -> ExportResult:
     """Export, validate and write `out`; then the requested variants next to it.
 
     optimize_graph: apply export.optimize's exact rewrites (faster on ONNX Runtime's CPU).
+    cpu_only: also the rewrites only ONNX Runtime runs (export.optimize.CPU): faster on its CPU
+    provider, but TensorRT cannot parse the graph.
     alpha_default: where the sliders start in the shipped model ('v,v,…' or 'name=v,…'), in
     place of the training run's; the network is trained on the whole α cube, so any point is
     a valid start.
@@ -127,6 +129,9 @@ def export_checkpoint(checkpoint, out, *, opset: int = DEFAULT_OPSET, simplify_g
     from train.checkpoint import checkpoint_file, load_model
 
     out = Path(out)
+    if cpu_only and (fp16 or int8_dir):
+        raise UserError("--cpu-only applies to the FP32 model only: export the FP16 / int8 "
+                        "variants without it")
     simplify = simplifier() if simplify_graph else None
     source = checkpoint_file(checkpoint)
     targets = [out] + [variant_path(out, p) for p, on in (("fp16", fp16), ("int8", int8_dir))
@@ -153,9 +158,9 @@ def export_checkpoint(checkpoint, out, *, opset: int = DEFAULT_OPSET, simplify_g
     if simplify:
         proto = simplify(proto)
     if optimize_graph:
-        from export.optimize import optimize
+        from export.optimize import CPU, PORTABLE, optimize
 
-        proto, _ = optimize(proto)
+        proto, _ = optimize(proto, CPU if cpu_only else PORTABLE)
     info = describe(model, meta, opset=opset_of(proto),
                     min_side=min_reflect_side(model.transform.stride, model.transform.margin))
     proto = embed(proto, info)

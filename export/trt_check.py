@@ -27,6 +27,8 @@ ALLOWED_OPS = frozenset("""
 TYPES = {TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.BFLOAT16, TensorProto.INT32,
          TensorProto.INT64, TensorProto.INT8, TensorProto.UINT8, TensorProto.BOOL}
 
+# the two forms export.optimize.CPU (`rtstyle export --cpu-only`) writes on purpose
+CPU_ONLY = "; a --cpu-only export: export without it for TensorRT"
 WEIGHT_INPUTS = {"InstanceNormalization": (1, 2)}  # must be initializers or Constant nodes
 CONSTANT_INPUTS = {"Conv": (1,), "ConvTranspose": (1,), "Squeeze": (1,), "Unsqueeze": (1,),
                    "Slice": (3,)}  # must be computable from weights alone
@@ -83,7 +85,8 @@ def trt_problems(proto: onnx.ModelProto) -> list[str]:
         if t not in TYPES:
             problems.append(f"tensor {v.name} has type {TensorProto.DataType.Name(t)}")
         elif t == TensorProto.UINT8 and v.name not in edges:
-            problems.append(f"uint8 tensor {v.name} inside the graph (only inputs/outputs)")
+            problems.append(f"uint8 tensor {v.name} inside the graph (only inputs/outputs"
+                            f"{CPU_ONLY})")
     for node in graph.node:
         where = f"{node.op_type} node {node.name or node.output[0]}"
         if node.op_type not in ALLOWED_OPS:
@@ -91,7 +94,8 @@ def trt_problems(proto: onnx.ModelProto) -> list[str]:
             continue
         for i in WEIGHT_INPUTS.get(node.op_type, ()):
             if i < len(node.input) and node.input[i] not in weights:
-                problems.append(f"{where}: input {i} must be a weight (initializer or Constant)")
+                problems.append(f"{where}: input {i} must be a weight (initializer or "
+                                f"Constant{CPU_ONLY})")
         for i in CONSTANT_INPUTS.get(node.op_type, ()):
             if i < len(node.input) and node.input[i] and node.input[i] not in constants:
                 problems.append(f"{where}: input {i} must be constant")

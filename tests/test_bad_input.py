@@ -56,6 +56,8 @@ CASES = {
         (f"{RUN} -o /proc/m.onnx", "cannot write /proc/m.onnx"),
         (f"{RUN} -o blocker/m.onnx", "is a file, not a folder"),
         (f"{RUN} -o m.onnx --opset 5", "Invalid value for '--opset'"),
+        (f"{RUN} -o m.onnx --cpu-only --trt", "leave out --cpu-only"),
+        (f"{RUN} -o m.onnx --cpu-only --fp16", "variants without it"),
     ],
     "build-engine": [
         ("{model} --max-batch 0", "Invalid value for '--max-batch'"),

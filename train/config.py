@@ -45,7 +45,9 @@ class TrainConfig:
     style_layers: list = field(default_factory=lambda: ["relu1_1", "relu2_1", "relu3_1", "relu4_1"])
     content_weight: float = 1.0  # fixed weight of the content loss (normalised units)
     alpha_content: bool = False  # also put the content layers into α
-    alpha_default: list = field(default_factory=lambda: [0.5])  # one value, or one per component
+    # where the sliders start (one value, or one per component): with the photo anchor, 0.65 is
+    # a clear painting at the start and still leaves every slider ≥ 28 levels of travel
+    alpha_default: list = field(default_factory=lambda: [0.65])
     # slider → weight: linear (w = top·α) or exp (w = top·(r^α − 1)/(r − 1))
     alpha_curve: str = "exp"
     alpha_range: float = 1000.0  # r of the exp curve: weights span top/r … top

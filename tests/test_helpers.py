@@ -95,3 +95,19 @@ def test_every_video_suffix_is_read(suffix, tmp_path):
     frames = np.concatenate([c.frames for c in reader.chunks()])
     reader.close()
     assert frames.shape == (10, 96, 128, 3)
+
+
+def test_the_python_we_claim_is_the_python_we_need():
+    """tomllib (training's configs) arrived in Python 3.11: requires-python, ruff's target and
+    CI agree on it."""
+    import re
+    import tomllib
+
+    from tests.conftest import ROOT
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    low = tuple(map(int, re.fullmatch(r">=(\d+)\.(\d+)", project["project"]["requires-python"])
+                    .groups()))
+    assert low >= (3, 11)
+    assert project["tool"]["ruff"]["target-version"] == f"py{low[0]}{low[1]}"
+    assert f"sys.version_info < {low}" in (ROOT / ".ci" / "run").read_text()

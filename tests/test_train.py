@@ -6,6 +6,7 @@ import json
 import pytest
 import torch
 
+from rt_style.contract import SCHEMA, ModelInfo
 from tests.conftest import tiny_config
 from train import checkpoint as ckpt_io
 from train.trainer import Trainer
@@ -51,6 +52,8 @@ def test_files_written(trained):
     steps = [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert steps == list(range(1, 41))
     assert not list(out.rglob(".*.part*"))  # no temporary left beside any file
+    meta = ckpt_io.load(out)["meta"]  # the checkpoint describes its model in the one layout
+    assert ModelInfo.from_dict(meta).to_dict() == meta and meta["format"] == SCHEMA
 
 
 def test_conditioner_learns_and_alpha_changes_output(trained):

@@ -22,7 +22,6 @@ STYLIZED = "stylized"  # uint8 BGR N×H×W×3
 META_KEY = "rtstyle"  # ONNX metadata_props key holding ModelInfo's JSON
 SCHEMA = "rtstyle-onnx-1"  # the JSON's layout; every export so far carries this one
 DEFAULT_RANGE = (0.0, 1.0)  # what a slider spans unless the model says otherwise
-KINDS = ("content", "style")
 
 
 @dataclass
@@ -32,7 +31,7 @@ class Component:
     Named `kind:layer` (`style:relu3_1`) in the graph's metadata; users type the layer alone.
     """
 
-    kind: str
+    kind: str  # "content" or "style"
     layer: str
     default: float = 0.5
     range: tuple[float, float] = DEFAULT_RANGE

@@ -29,7 +29,7 @@ from train.config import TrainConfig  # noqa: E402
 from train.data import center_crop, find_images, load_style  # noqa: E402
 from train.evaluate import alpha_control, style_grams_for  # noqa: E402
 from train.looks import picture_side, summary_line  # noqa: E402
-from train.sheet import random_alpha_sheet, sample_sheet  # noqa: E402
+from train.sample_sheet import random_alpha_sheet, sample_sheet  # noqa: E402
 from train.trainer import Trainer  # noqa: E402
 from train.vgg import VGG19  # noqa: E402
 

@@ -58,7 +58,7 @@ def plain_graph(preset: str, work: Path) -> onnx.ModelProto:
     """The contract graph of a random-init network of `preset`, without rewrites (cached)."""
     import torch
 
-    from export.contract import ContractModule
+    from export.graph import ExportGraph
     from export.onnx_export import trace
     from train.model import PRESETS, StyleNet, transform_to_dict
 
@@ -72,7 +72,7 @@ def plain_graph(preset: str, work: Path) -> onnx.ModelProto:
             torch.nn.init.normal_(model.conditioner.out.weight, 0.0, 0.05)
             torch.nn.init.normal_(model.conditioner.out.bias, 0.0, 0.05)
         work.mkdir(parents=True, exist_ok=True)
-        onnx.save(trace(ContractModule(model)), path)
+        onnx.save(trace(ExportGraph(model)), path)
     return onnx.load(path)
 
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import click
 
-from export.tensorrt import Profile, parse_size
+from export.tensorrt import Profile
 from rt_style.errors import UserError
+from rt_style.scaling import parse_size
 
 DEFAULT = Profile()
 
@@ -48,8 +49,8 @@ def trt_options(f):
 def _build(onnx_path, o) -> None:
     from export.tensorrt import build_engine
 
-    profile = Profile(parse_size(o["min_size"]), parse_size(o["opt_size"]),
-                      parse_size(o["max_size"]), 1, o["opt_batch"], o["max_batch"])
+    sizes = (parse_size(o[k], both=True) for k in ("min_size", "opt_size", "max_size"))
+    profile = Profile(*sizes, 1, o["opt_batch"], o["max_batch"])
     path = build_engine(onnx_path, fp16=o["engine_precision"] == "fp16", profile=profile,
                         out=o["engine_out"], cache=o["cache_dir"], timing_cache=o["timing_cache"],
                         workspace_gb=o["workspace"], force=o["force"], log=click.echo)

@@ -17,6 +17,7 @@ import onnx
 from PIL import ImageOps
 
 from export.measure import conditioning
+from rt_style.contract import IMAGE
 from rt_style.errors import UserError
 
 CALIB_SIZE = (320, 240)  # W×H calibration photos are cropped and resized to
@@ -45,7 +46,7 @@ def calibration_frames(folder, limit: int, size=CALIB_SIZE) -> list[np.ndarray]:
 def calibration_feeds(frames: list[np.ndarray], info: dict, seed: int = 0) -> list[dict]:
     """One feed per photo, each with its own random α (and style mixture)."""
     rng = np.random.default_rng(seed)
-    return [{"image": f[None], **conditioning(rng, 1, info)} for f in frames]
+    return [{IMAGE: f[None], **conditioning(rng, 1, info)} for f in frames]
 
 
 @contextmanager

@@ -17,11 +17,12 @@ import onnx
 import torch
 
 from export import measure
-from export.atomic import write_bytes
-from export.contract import ContractModule
+from export.graph import ExportGraph
 from export.metadata import describe, embed, read
 from export.trt_check import trt_problems
 from rt_style.alpha import parse_alpha
+from rt_style.atomic import write_bytes
+from rt_style.contract import ALPHA, IMAGE, STYLE, STYLIZED, ModelInfo
 from rt_style.errors import UserError
 from rt_style.outputs import check_writable, same_file
 from train.model import min_reflect_side
@@ -49,23 +50,23 @@ def _quiet_exporter():
             logger.setLevel(level)
 
 
-def trace(module: ContractModule, opset: int = DEFAULT_OPSET) -> onnx.ModelProto:
+def trace(module: ExportGraph, opset: int = DEFAULT_OPSET) -> onnx.ModelProto:
     """Export with torch.export (dynamo), keeping batch, height and width symbolic."""
     n, h, w = EXAMPLE
     model = module.model
     batch, height, width = (torch.export.Dim(name) for name in ("batch", "height", "width"))
     args = [torch.randint(0, 256, (n, h, w, 3), dtype=torch.uint8), torch.rand(n, model.num_alpha)]
     shapes = [{0: batch, 1: height, 2: width}, {0: batch}]
-    names = ["image", "alpha"]
+    names = [IMAGE, ALPHA]
     if model.num_styles > 1:
         args.append(torch.rand(n, model.num_styles).softmax(1))
         shapes.append({0: batch})
-        names.append("style")
+        names.append(STYLE)
     with _quiet_exporter(), torch.no_grad():
         try:
             program = torch.onnx.export(module.eval(), tuple(args), dynamo=True, verbose=False,
                                         dynamic_shapes=tuple(shapes), input_names=names,
-                                        output_names=["stylized"], opset_version=opset)
+                                        output_names=[STYLIZED], opset_version=opset)
         except Exception as e:  # the exporter raises many types; the first line says which
             raise UserError(f"ONNX export failed at opset {opset}: {e.__class__.__name__}: "
                             f"{str(e).strip().splitlines()[0]}") from None
@@ -106,7 +107,7 @@ def variant_path(out: Path, precision: str) -> Path:
 @dataclass
 class ExportResult:
     path: Path
-    info: dict
+    info: ModelInfo
     parity: list
     variants: dict = field(default_factory=dict)  # precision → path
     trt_problems: list = field(default_factory=list)
@@ -146,14 +147,14 @@ def export_checkpoint(checkpoint, out, *, opset: int = DEFAULT_OPSET, simplify_g
         from export import int8
 
         frames = int8.calibration_frames(int8_dir, calib_count)
-    model, meta = load_model(checkpoint)
+    model, trained = load_model(checkpoint)
     if alpha_default is not None:
-        start = parse_alpha(alpha_default, meta["alpha_names"], meta["alpha_defaults"],
-                            meta["alpha_ranges"], option="--alpha-default")
-        meta = {**meta, "alpha_defaults": [round(float(v), 6) for v in start]}
-    module = ContractModule(model).eval()
-    log(f"exporting {checkpoint} ({meta['preset']}, α: {', '.join(meta['alpha_names'])}, "
-        f"styles: {', '.join(meta['style_names'])}) at opset {opset}")
+        start = parse_alpha(alpha_default, trained.alpha_names, trained.alpha_defaults,
+                            trained.alpha_ranges, option="--alpha-default")
+        trained = trained.with_defaults([round(float(v), 6) for v in start])
+    module = ExportGraph(model).eval()
+    log(f"exporting {checkpoint} ({trained.preset}, α: {', '.join(trained.alpha_names)}, "
+        f"styles: {', '.join(trained.style_names)}) at opset {opset}")
     proto = trace(module, opset)
     if simplify:
         proto = simplify(proto)
@@ -161,11 +162,12 @@ def export_checkpoint(checkpoint, out, *, opset: int = DEFAULT_OPSET, simplify_g
         from export.optimize import CPU, PORTABLE, optimize
 
         proto, _ = optimize(proto, CPU if cpu_only else PORTABLE)
-    info = describe(model, meta, opset=opset_of(proto),
+    info = describe(model, trained, opset=opset_of(proto),
                     min_side=min_reflect_side(model.transform.stride, model.transform.margin))
     proto = embed(proto, info)
+    meta = info.to_dict()  # export.measure's feeds read the JSON form
     reference = measure.torch_runner(module)
-    fp32 = _validated(proto, "fp32", reference, measure.noise_feeds(info, sizes), tolerance)
+    fp32 = _validated(proto, "fp32", reference, measure.noise_feeds(meta, sizes), tolerance)
     log(f"fp32 ONNX Runtime vs PyTorch, {measure.report(fp32.diffs)}")
     write_bytes(out, fp32.data)
     result = ExportResult(out, info, fp32.diffs, trt_problems=trt_problems(proto))
@@ -174,7 +176,7 @@ def export_checkpoint(checkpoint, out, *, opset: int = DEFAULT_OPSET, simplify_g
         from export.fp16 import to_fp16
 
         proto16 = embed(to_fp16(proto), info, precision="fp16")
-        half = _validated(proto16, "fp16", reference, measure.noise_feeds(info, sizes))
+        half = _validated(proto16, "fp16", reference, measure.noise_feeds(meta, sizes))
         log(f"fp16 ONNX Runtime vs PyTorch, {measure.report(half.diffs)}")
         result.variants["fp16"] = _write_variant(out, "fp16", half.data, log)
     if int8_dir:
@@ -225,17 +227,18 @@ def _int8(proto, info, fp32: _Checked, frames, calib_dir, bench_runs, out, log) 
     from export import int8
 
     log(f"calibrating int8 on {len(frames)} photos from {calib_dir}")
-    proto8 = embed(int8.quantize(proto, int8.calibration_feeds(frames, info)), info,
+    meta = info.to_dict()
+    proto8 = embed(int8.quantize(proto, int8.calibration_feeds(frames, meta)), info,
                    precision="int8")
     fp32_run = measure.session_runner(fp32.session)
     # Held-out α on real photos: noise frames would exceed the calibrated ranges.
-    feeds = int8.calibration_feeds(frames[:INT8_PARITY_FRAMES], info, seed=1)
+    feeds = int8.calibration_feeds(frames[:INT8_PARITY_FRAMES], meta, seed=1)
     checked = _validated(proto8, "int8", fp32_run, feeds)
     diffs = checked.diffs
     worst = max(d.max for d in diffs)
     mean = sum(d.mean for d in diffs) / len(diffs)
     log(f"int8 vs fp32 (ONNX Runtime, {len(diffs)} photos): max |Δ| {worst}, mean |Δ| {mean:.3f}")
-    bench = measure.noise_feeds(info, [BENCH_SIZE], batch=1)[0]
+    bench = measure.noise_feeds(meta, [BENCH_SIZE], batch=1)[0]
     t32 = measure.latency_ms(fp32_run, bench, bench_runs)
     t8 = measure.latency_ms(measure.session_runner(checked.session), bench, bench_runs)
     h, w = BENCH_SIZE

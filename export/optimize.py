@@ -560,9 +560,10 @@ def optimize_file(src, dst, passes=PORTABLE, tolerance: int = 1, log=print) -> d
     from pathlib import Path
 
     from export import measure
-    from export.atomic import write_bytes
     from export.metadata import embed, read
     from export.onnx_export import cpu_session
+    from rt_style.atomic import write_bytes
+    from rt_style.contract import ModelInfo
     from rt_style.errors import UserError
 
     proto = onnx.load(str(src))
@@ -570,7 +571,7 @@ def optimize_file(src, dst, passes=PORTABLE, tolerance: int = 1, log=print) -> d
     if info is None:
         raise UserError(f"{src} is not an rtstyle model")
     fast, counts = optimize(proto, passes)
-    fast = embed(fast, info)
+    fast = embed(fast, ModelInfo.from_dict(info))
     onnx.checker.check_model(fast, full_check=True)
     data = fast.SerializeToString()
     diffs = measure.compare(measure.session_runner(cpu_session(data)),

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import onnx
 
-from export.atomic import write_bytes
 from export.metadata import graph_hash, read
 from export.trt_check import trt_problems
+from rt_style.atomic import write_bytes
+from rt_style.contract import IMAGE
 from rt_style.engine import cache_dir
 from rt_style.errors import UserError
 
@@ -49,19 +50,10 @@ class Profile:
     def shapes(self, name: str, dims) -> tuple:
         """(min, opt, max) shapes for one network input."""
         batches = (self.min_batch, self.opt_batch, self.max_batch)
-        if name == "image":
+        if name == IMAGE:
             sizes = (self.min_size, self.opt_size, self.max_size)
             return tuple((b, h, w, 3) for b, (w, h) in zip(batches, sizes))
         return tuple((b, *dims[1:]) for b in batches)  # alpha, style: N×A, N×K
-
-
-def parse_size(text: str) -> tuple:
-    """'1280x720' → (1280, 720)."""
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise UserError(f"frame size {text!r} should look like 1280x720 (width x height)") from None
-    return w, h
 
 
 def gpu_name() -> str | None:

@@ -10,12 +10,13 @@ import math
 
 import numpy as np
 
+from rt_style.contract import DEFAULT_RANGE, Component
 from rt_style.errors import UserError
 
 
 def short_name(name: str) -> str:
     """'style:relu3_1' → 'relu3_1' (what users type)."""
-    return name.split(":", 1)[-1]
+    return Component.parse(name).layer
 
 
 def parse_alpha(text: str, names: list[str], defaults, ranges=None,
@@ -61,7 +62,7 @@ def _number(text: str, what: str = "α value") -> float:
 
 
 def check_range(alpha, names, ranges=None) -> None:
-    ranges = ranges or [(0.0, 1.0)] * len(names)
+    ranges = ranges or [DEFAULT_RANGE] * len(names)
     for v, n, (lo, hi) in zip(alpha, names, ranges):
         if not lo <= v <= hi:
             raise UserError(f"α {short_name(n)} = {v:g} is outside its range [{lo:g}, {hi:g}]")

@@ -24,10 +24,10 @@ from pathlib import Path
 import click
 import numpy as np
 
-from rt_style.engine import PROVIDER_NAMES, Engine, load_engine
+from rt_style.engine import PROVIDER_NAMES, Engine
 from rt_style.errors import UserError
 from rt_style.frameops import KeepColors, keep_colors
-from rt_style.options import parse_size, style_weights
+from rt_style.options import open_engine, parse_size, style_weights
 from rt_style.peer import is_peer
 
 PEER = object()  # Variant.model of --vs peer (a model file named "peer" stays reachable as ./peer)
@@ -505,7 +505,7 @@ def open_variant(v: Variant, threads: int):
         from rt_style.peer import PeerEngine
 
         return PeerEngine(threads=threads)
-    return load_engine(v.model, providers=v.provider, threads=threads)
+    return open_engine(v.model, v.provider, threads)
 
 
 def backend_name(engine: Engine) -> str:

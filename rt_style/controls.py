@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rt_style.alpha import RandomWalk, short_name
+from rt_style.contract import Component
 from rt_style.stabilizer import DEFAULT_STRENGTH
 
 STEP = 0.05  # one arrow / +/- press
@@ -153,7 +154,7 @@ class Controls:
         between off and this (or the default strength)."""
         self.names = list(names)
         self.shorts = [short_name(n) for n in self.names]
-        kinds = kinds or ["content" if n.startswith("content:") else "style" for n in names]
+        kinds = kinds or [Component.parse(n).kind for n in self.names]
         self.is_style = np.array([k == "style" for k in kinds])
         self.defaults = np.asarray(defaults, np.float32)
         self.low, self.high = np.asarray(ranges, np.float32).T
@@ -177,9 +178,8 @@ class Controls:
     @classmethod
     def for_engine(cls, engine, alpha=None, style=None, seed=None, **kw) -> Controls:
         """Controls over an engine's metadata (α components, their kinds, ranges, styles)."""
-        kinds = [a.get("kind", "style") for a in engine.meta["alpha"]]
         return cls(engine.alpha_names, engine.alpha_defaults, engine.alpha_ranges,
-                   engine.style_names, alpha, style, seed, kinds=kinds, **kw)
+                   engine.style_names, alpha, style, seed, kinds=engine.info.kinds, **kw)
 
     # ------------------------------------------------------------------------ changes
     def set(self, i: int, value: float) -> None:

@@ -1,11 +1,12 @@
 """Load an exported rtstyle model and stylize frames, on any backend, without torch.
 
-One interface for every backend: `load_engine` takes a model path (or a bundled model's name)
-and returns an Engine whose metadata (α names, defaults, ranges, styles) comes from the model
-itself; `Engine.run` stylizes uint8 BGR frames. `.onnx` models run on ONNX Runtime (TensorRT,
-CUDA or CPU execution providers), `.engine`/`.plan` files on native TensorRT
-(rt_style.trt_engine). Inputs are checked here, before inference, because the backends' own
-errors name graph internals rather than what the caller passed.
+One interface for every backend: `load_engine` takes a model file (rt_style.registry turns a
+bundled model's name into one) and returns an Engine whose description (rt_style.contract's
+ModelInfo: α names, defaults, ranges, styles) comes from the model itself; `Engine.run`
+stylizes uint8 BGR frames. `.onnx` models run on ONNX Runtime (TensorRT, CUDA or CPU execution
+providers), `.engine`/`.plan` files on native TensorRT (rt_style.trt_engine). Inputs are checked
+here, before inference, because the backends' own errors name graph internals rather than what
+the caller passed.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from rt_style.alpha import check_range
+from rt_style.contract import ALPHA, IMAGE, META_KEY, STYLE, STYLIZED, ModelInfo
 from rt_style.errors import UserError
 
-META_KEY = "rtstyle"  # metadata_props key holding one JSON object (written by export/)
 PREFERRED_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider",
                        "CPUExecutionProvider")
 PROVIDER_NAMES = {"tensorrt": "TensorrtExecutionProvider", "trt": "TensorrtExecutionProvider",
@@ -65,7 +66,7 @@ def default_providers() -> list[str]:
 
 
 class Engine:
-    """The backend-independent half of every engine: metadata and input checks.
+    """The backend-independent half of every engine: the model's description and input checks.
 
     A backend sets `inputs` (the model's input names) and implements `_infer(feeds)`, which
     receives checked, contiguous arrays (image uint8 N×H×W×3, alpha float32 N×A, style float32
@@ -74,27 +75,39 @@ class Engine:
 
     backend = "?"
 
-    def __init__(self, meta: dict, path: Path, inputs: list[str]):
-        self.meta, self.path, self.inputs = meta, Path(path), list(inputs)
-        self.num_alpha = len(meta["alpha"])
-        self.num_styles = len(meta["style_names"])
+    def __init__(self, info: ModelInfo | dict, path: Path, inputs: list[str]):
+        self.info = info if isinstance(info, ModelInfo) else _parse_info(info, path)
+        self.path, self.inputs = Path(path), list(inputs)
+
+    @property
+    def meta(self) -> dict:
+        """The description in its JSON form (as stored in the model)."""
+        return self.info.to_dict()
+
+    @property
+    def num_alpha(self) -> int:
+        return self.info.num_alpha
+
+    @property
+    def num_styles(self) -> int:
+        return self.info.num_styles
 
     @property
     def alpha_names(self) -> list[str]:
-        return [a["name"] for a in self.meta["alpha"]]
+        return self.info.alpha_names
 
     @property
     def alpha_defaults(self) -> np.ndarray:
-        return np.array([a["default"] for a in self.meta["alpha"]], np.float32)
+        return np.array(self.info.alpha_defaults, np.float32)
 
     @property
     def alpha_ranges(self) -> np.ndarray:
         """A×2 (low, high) per α component."""
-        return np.array([a.get("range", (0.0, 1.0)) for a in self.meta["alpha"]], np.float32)
+        return np.array(self.info.alpha_ranges, np.float32).reshape(-1, 2)
 
     @property
     def style_names(self) -> list[str]:
-        return list(self.meta["style_names"])
+        return list(self.info.style_names)
 
     def describe(self) -> str:
         return f"{self.path.name} on {self.backend}"
@@ -112,9 +125,9 @@ class Engine:
         single = frames.ndim == 3
         batch = self._frames(frames[None] if single else frames)
         n = batch.shape[0]
-        feeds = {"image": batch, "alpha": self._alpha(alpha, n)}
-        if "style" in self.inputs:
-            feeds["style"] = self._style(style, n)
+        feeds = {IMAGE: batch, ALPHA: self._alpha(alpha, n)}
+        if STYLE in self.inputs:
+            feeds[STYLE] = self._style(style, n)
         out = self._infer(feeds)
         return out[0] if single else out
 
@@ -144,7 +157,7 @@ class Engine:
     def _style(self, style, n: int) -> np.ndarray:
         k = self.num_styles
         if style is None:
-            raise UserError(f"this model has {k} styles ({', '.join(self.meta['style_names'])}): "
+            raise UserError(f"this model has {k} styles ({', '.join(self.style_names)}): "
                             "pass a style index or mixture weights")
         if isinstance(style, (int, np.integer)):
             if not 0 <= style < k:
@@ -153,7 +166,7 @@ class Engine:
         s = _numbers(style, "style mixture")
         if s.shape[1] != k:
             raise UserError(f"style mixture has {s.shape[1]} weights but the model has {k} "
-                            f"styles ({', '.join(self.meta['style_names'])})")
+                            f"styles ({', '.join(self.style_names)})")
         return _rows(s, n, "style mixture")
 
 
@@ -166,8 +179,8 @@ class OrtEngine(Engine):
 
     backend = "ONNX Runtime"
 
-    def __init__(self, session, meta: dict, path: Path):
-        super().__init__(meta, path, [i.name for i in session.get_inputs()])
+    def __init__(self, session, info: ModelInfo | dict, path: Path):
+        super().__init__(info, path, [i.name for i in session.get_inputs()])
         self.session = session
 
     @property
@@ -178,7 +191,7 @@ class OrtEngine(Engine):
         return f"{self.path.name} on ONNX Runtime ({self.providers[0]})"
 
     def _infer(self, feeds: dict) -> np.ndarray:
-        return self.session.run(["stylized"], feeds)[0]
+        return self.session.run([STYLIZED], feeds)[0]
 
 
 def _numbers(values, what: str) -> np.ndarray:
@@ -279,19 +292,41 @@ def _ort_session(path: Path, providers, threads: int | None):
     return session
 
 
-def _read_meta(session, path: Path) -> dict:
+def _parse_info(meta: dict, path: Path) -> ModelInfo:
+    try:
+        return ModelInfo.from_dict(meta)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise UserError(f"{path} has corrupt rtstyle metadata: export it again") from None
+
+
+def session_info(session, path: Path) -> ModelInfo:
+    """The description an ONNX Runtime session's model carries (a UserError if it has none)."""
     raw = session.get_modelmeta().custom_metadata_map.get(META_KEY)
     if raw is None:
         raise UserError(f"{path} is not an rtstyle model (no '{META_KEY}' metadata): "
                         "export it with `rtstyle export`")
     try:
-        return json.loads(raw)
+        meta = json.loads(raw)
     except json.JSONDecodeError:
         raise UserError(f"{path} has corrupt rtstyle metadata: export it again") from None
+    return _parse_info(meta, path)
 
 
-def load_engine(path=None, providers=None, threads: int | None = None) -> Engine:
-    """Open a model: a path, a bundled model's name, or None for the bundled default.
+def _read_meta(session, path: Path) -> dict:
+    """The description as a dict; kept for callers older than session_info."""
+    return session_info(session, path).to_dict()
+
+
+def read_info(path) -> ModelInfo:
+    """An .onnx model's description, read without running it (a UserError if it has none)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"model not found: {path}")
+    return session_info(_ort_session(path, "cpu", 1), path)
+
+
+def load_engine(path, providers=None, threads: int | None = None) -> Engine:
+    """Open a model file (rt_style.registry.resolve finds one by a bundled model's name).
 
     .onnx: ONNX Runtime; providers=None or 'auto' picks TensorRT, CUDA, CPU, whichever loads
     (with a one-line notice when a preferred one fails); 'cpu' | 'cuda' | 'tensorrt' (or a
@@ -299,9 +334,7 @@ def load_engine(path=None, providers=None, threads: int | None = None) -> Engine
     provider names is tried in order. threads: intra-op threads
     (None: ONNX Runtime's default, one per core). .engine / .plan: native TensorRT.
     """
-    from rt_style.models import resolve
-
-    path = resolve(None if path is None else str(path))
+    path = Path(path)
     if not path.is_file():
         raise UserError(f"model not found: {path}")
     if path.suffix.lower() in TRT_SUFFIXES:
@@ -314,4 +347,4 @@ def load_engine(path=None, providers=None, threads: int | None = None) -> Engine
     if threads is not None and threads < 1:
         raise UserError(f"threads must be at least 1, got {threads}")
     session = _ort_session(path, providers, threads)
-    return OrtEngine(session, _read_meta(session, path), path)
+    return OrtEngine(session, session_info(session, path), path)

@@ -6,16 +6,13 @@ every command; parsing of α and styles itself lives in rt_style.alpha.
 
 from __future__ import annotations
 
-import re
-
 import click
 import numpy as np
 
-from rt_style import models
 from rt_style.alpha import parse_alpha, parse_style_mixture
 from rt_style.engine import Engine, load_engine
-from rt_style.errors import UserError
-from rt_style.scaling import check_size, scaled_size
+from rt_style.registry import resolve
+from rt_style.scaling import parse_size  # noqa: F401  (rt_style.bench imports it from here)
 
 
 def engine_options(f):
@@ -54,7 +51,7 @@ def keep_colors_option(f):
 
 def open_engine(name: str | None, provider: str | None, threads: int | None) -> Engine:
     """Load the model named by --engine on the --provider asked for (checked by load_engine)."""
-    return load_engine(models.resolve(name), providers=provider or None, threads=threads)
+    return load_engine(resolve(name), providers=provider or None, threads=threads)
 
 
 def fixed_alpha(engine: Engine, text: str | None) -> np.ndarray:
@@ -67,47 +64,7 @@ def fixed_alpha(engine: Engine, text: str | None) -> np.ndarray:
 
 def style_weights(engine: Engine, text: str | None) -> np.ndarray:
     """--style as K mixture weights (one-hot on the first style when not given)."""
-    names = engine.meta["style_names"]
+    names = engine.style_names
     if text is None:
         return np.eye(len(names), dtype=np.float32)[0]
     return parse_style_mixture(text, names)
-
-
-def parse_size(text: str) -> tuple[int | None, int | None]:
-    """'640x480' → (640, 480); '640x' or 'x480' leave the other side to the aspect ratio."""
-    m = re.fullmatch(r"\s*(\d*)\s*[x×X]\s*(\d*)\s*", text or "")
-    if not m or not (m[1] or m[2]):
-        raise UserError(f"cannot read size {text!r}: give WxH, Wx or xH in pixels, e.g. 640x480")
-    w, h = (int(v) if v else None for v in m.groups())
-    if 0 in (w, h):
-        raise UserError(f"size {text!r} must be at least 1 pixel on each side")
-    return w, h
-
-
-def frame_sizes(width: int, height: int, size: str | None, scale: float | None,
-                keep_scaled: bool = False, limit: int | None = None
-                ) -> tuple[tuple[int, int], tuple[int, int]]:
-    """(output size, size to stylize at) for a width × height input.
-
-    The output is --size, else the input (shrunk to `limit` on its longer side when one is
-    given and neither option was); the network works at --scale of it, and the result is
-    resized back to it unless `keep_scaled`. Both are checked against the largest frame we
-    handle, before any work."""
-    if keep_scaled and not scale:
-        raise UserError("--keep-scaled-size goes with --scale")
-    if size:
-        w, h = parse_size(size)
-        if w is None:
-            w = width * h / height
-        if h is None:
-            h = height * w / width
-    elif limit and not scale and max(width, height) > limit:
-        f = limit / max(width, height)
-        w, h = width * f, height * f
-    else:
-        w, h = width, height
-    out = max(1, round(w)), max(1, round(h))
-    check_size(*out, "output size")
-    work = scaled_size(*out, scale)
-    check_size(*work)
-    return (work if keep_scaled else out), work

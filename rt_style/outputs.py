@@ -1,16 +1,12 @@
 """Where results go: inputs expanded from folders, one output per input, no silent overwrites,
-and atomic writes (a hidden temporary file beside the target, renamed when complete), so that
-nobody ever sees a half-written file under the output's name and an input is never touched.
+and never an input touched. Writing itself is atomic (rt_style.atomic).
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import re
-import secrets
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 from rt_style.errors import UserError
@@ -67,7 +63,7 @@ def plan_outputs(inputs: list[Path], out: str, name_for: Callable[[Path], str], 
 
 def looks_like_file(path: Path) -> bool:
     """A name ending in a suffix we read or write (out.png, clip.mp4): not meant as a folder."""
-    from rt_style.image import IMAGE_SUFFIXES
+    from rt_style.imageio import IMAGE_SUFFIXES
     from rt_style.videoio import CONTAINERS, VIDEO_SUFFIXES
 
     known = set(IMAGE_SUFFIXES) | set(VIDEO_SUFFIXES) | set(CONTAINERS) | {".onnx"}
@@ -99,47 +95,6 @@ def refuse_overwriting(inputs, outputs: dict) -> None:
         seen[option] = path
 
 
-# Temporary files carry the writing process's id, so that a later run can tell the leftovers
-# of a killed one (SIGKILL, a power cut) from those of a run still going.
-def temp_path(path: Path, tag: str = "part") -> Path:
-    """.NAME.PID-XXXXXXXX.TAG.SUFFIX beside `path` (the suffix kept: formats follow it)."""
-    return path.with_name(f".{path.stem}.{os.getpid()}-{secrets.token_hex(4)}.{tag}"
-                          f"{path.suffix}")
-
-
-def remove_stale(folder: Path, pattern: str) -> list[Path]:
-    """Delete the files in `folder` whose names match `pattern` (a regular expression with a
-    `pid` group) and whose process is gone; returns them."""
-    removed = []
-    try:
-        entries = list(Path(folder).iterdir())
-    except OSError:
-        return removed
-    for f in entries:
-        m = re.fullmatch(pattern, f.name)
-        if m and not _alive(int(m["pid"])):
-            with contextlib.suppress(OSError):
-                f.unlink()
-                removed.append(f)
-    return removed
-
-
-def remove_stale_temps(path: Path, tag: str = "part") -> list[Path]:
-    """Delete the temporaries of `path` (temp_path) that killed runs left behind."""
-    path = Path(path)
-    return remove_stale(path.parent, rf"\.{re.escape(path.stem)}\.(?P<pid>\d+)-[0-9a-f]{{8}}"
-                                     rf"\.{re.escape(tag)}{re.escape(path.suffix)}")
-
-
-def mkstemp_beside(path: Path) -> tuple[int, str]:
-    """tempfile.mkstemp in `path`'s folder, named .NAME.PID-XXXXXXXX.tmp, once the temporaries
-    of `path` that killed runs left there are removed."""
-    path = Path(path)
-    remove_stale(path.parent, rf"\.{re.escape(path.name)}\.(?P<pid>\d+)-\w+\.tmp")
-    return tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp",
-                            dir=path.parent)
-
-
 def check_writable(path: Path, what: str = "") -> None:
     """Fail now, not after minutes of work, when `path` cannot be created: a parent that is a
     file, or a folder that does not take new files. Leaves nothing behind."""
@@ -158,42 +113,3 @@ def check_writable(path: Path, what: str = "") -> None:
         os.unlink(tmp)
     except OSError as e:
         raise UserError(f"cannot write {name}: {e.strerror} ({existing})") from None
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    if os.name != "posix":  # no harmless probe (os.kill ends the process there): keep the file
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # someone else's process
-        return True
-    return True
-
-
-@contextlib.contextmanager
-def atomic_output(path: Path) -> Iterator[Path]:
-    """Yield a temporary path in the target's folder (same suffix, so formats are still guessed
-    from it); rename it to `path` if the block completes, delete it if the block raises.
-    Temporaries of this target left by killed runs are removed first."""
-    path = Path(path)
-    tmp = temp_path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        remove_stale_temps(path)
-        # O_EXCL: never clobber another run's file; mode 0o666 lets the umask decide, as for
-        # any ordinary new file.
-        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-    except (FileExistsError, NotADirectoryError):
-        raise UserError(f"cannot write {path}: a parent of it is a file, not a folder") from None
-    except OSError as e:
-        raise UserError(f"cannot write {path}: {e.strerror}") from None
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

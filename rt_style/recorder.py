@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rt_style.atomic import remove_stale_temps, temp_path
 from rt_style.errors import UserError
-from rt_style.outputs import remove_stale_temps, temp_path
 
 TIME_BASE = Fraction(1, 1000)  # millisecond timestamps: variable frame rate
 

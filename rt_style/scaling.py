@@ -8,6 +8,7 @@ such as `--scale 100` is a one-line error instead of a MemoryError minutes later
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import cv2
@@ -20,6 +21,20 @@ from rt_style.errors import UserError
 # limits are near it).
 MAX_PIXELS = 8192 * 8192
 MAX_SIDE = 16384
+
+
+def parse_size(text: str, both: bool = False) -> tuple[int | None, int | None]:
+    """'640x480' → (640, 480); '640x' or 'x480' leave the other side to the aspect ratio
+    (unless `both`: a frame size that has no aspect ratio to follow)."""
+    m = re.fullmatch(r"\s*(\d*)\s*[x×X]\s*(\d*)\s*", text or "")
+    if not m or not (m[1] or m[2]):
+        raise UserError(f"cannot read size {text!r}: give WxH, Wx or xH in pixels, e.g. 640x480")
+    w, h = (int(v) if v else None for v in m.groups())
+    if 0 in (w, h):
+        raise UserError(f"size {text!r} must be at least 1 pixel on each side")
+    if both and None in (w, h):
+        raise UserError(f"size {text.strip()!r} needs both sides, e.g. 640x480")
+    return w, h
 
 
 def scaled_size(width: int, height: int, scale: float | None) -> tuple[int, int]:
@@ -59,3 +74,32 @@ def stylize_scaled(run: Callable[[np.ndarray], np.ndarray], frames: np.ndarray,
     work = scaled_size(w, h, scale)
     out = run(resize_frames(frames, work))
     return out if keep_scaled else resize_frames(out, (w, h), back)
+
+
+def frame_sizes(width: int, height: int, size: str | None, scale: float | None,
+                keep_scaled: bool = False, limit: int | None = None
+                ) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(output size, size to stylize at) for a width × height input.
+
+    The output is --size, else the input (shrunk to `limit` on its longer side when one is
+    given and neither option was); the network works at --scale of it, and the result is
+    resized back to it unless `keep_scaled`. Both are checked against the largest frame we
+    handle, before any work."""
+    if keep_scaled and not scale:
+        raise UserError("--keep-scaled-size goes with --scale")
+    if size:
+        w, h = parse_size(size)
+        if w is None:
+            w = width * h / height
+        if h is None:
+            h = height * w / width
+    elif limit and not scale and max(width, height) > limit:
+        f = limit / max(width, height)
+        w, h = width * f, height * f
+    else:
+        w, h = width, height
+    out = max(1, round(w)), max(1, round(h))
+    check_size(*out, "output size")
+    work = scaled_size(*out, scale)
+    check_size(*work)
+    return (work if keep_scaled else out), work

@@ -33,11 +33,6 @@ def font(size: int):
         return ImageFont.load_default(), False
 
 
-def alpha_ranges(engine) -> np.ndarray:
-    """A×2 (low, high) per α component, from the model's metadata."""
-    return np.array([a.get("range", (0.0, 1.0)) for a in engine.meta["alpha"]], np.float32)
-
-
 def stylize_many(engine, bgr: np.ndarray, alphas: np.ndarray, style) -> list[np.ndarray]:
     """The same frame under each row of `alphas`, a few at a time."""
     out = []
@@ -49,7 +44,7 @@ def stylize_many(engine, bgr: np.ndarray, alphas: np.ndarray, style) -> list[np.
 
 def sweep_sheet(engine, bgr: np.ndarray, base_alpha, style, steps: int = 5) -> Image.Image:
     """Rows: each α component from low to high in `steps` steps, the others at `base_alpha`."""
-    ranges = alpha_ranges(engine)
+    ranges = engine.alpha_ranges
     rows, values = [], None
     for j in range(engine.num_alpha):
         values = np.linspace(ranges[j, 0], ranges[j, 1], steps, dtype=np.float32)
@@ -62,7 +57,7 @@ def sweep_sheet(engine, bgr: np.ndarray, base_alpha, style, steps: int = 5) -> I
 
 def random_sheet(engine, bgr: np.ndarray, style, n: int, seed: int = 0) -> Image.Image:
     """The input, then `n` stylizations under α drawn uniformly from each component's range."""
-    ranges = alpha_ranges(engine)
+    ranges = engine.alpha_ranges
     alphas = np.random.default_rng(seed).uniform(ranges[:, 0], ranges[:, 1],
                                                  (n, engine.num_alpha)).astype(np.float32)
     tiles = [bgr] + stylize_many(engine, bgr, alphas, style)

@@ -3,7 +3,7 @@
 CUDA memory is handled with cuda-python: per tensor one device buffer and one pinned host
 staging buffer, allocated on first use and grown (never shrunk) when a larger batch or frame
 arrives, and one CUDA stream for copies and execution. An engine file holds no rtstyle
-metadata, so it is read from the JSON sidecar that the build writes next to it.
+metadata, so the model's ModelInfo is read from the JSON sidecar the build writes next to it.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rt_style.contract import IMAGE, STYLIZED, ModelInfo
 from rt_style.engine import Engine
 from rt_style.errors import UserError
 
@@ -97,35 +98,35 @@ class TrtEngine(Engine):
             raise UserError(f"{path.name} has no metadata sidecar {sidecar.name} next to it: "
                             "build engines with `rtstyle build-engine`, which writes both")
         try:
-            info = json.loads(sidecar.read_text())
-            meta = info["meta"]
-        except (json.JSONDecodeError, KeyError, TypeError):
+            about = json.loads(sidecar.read_text())
+            info = ModelInfo.from_dict(about["meta"])
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
             raise UserError(f"{sidecar} is not an rtstyle engine sidecar: rebuild the engine "
                             "with `rtstyle build-engine`") from None
         runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
         engine = runtime.deserialize_cuda_engine(path.read_bytes())
         if engine is None:
             raise UserError(f"TensorRT {trt.__version__} cannot load {path.name} (built with "
-                            f"TensorRT {info.get('tensorrt', '?')} for {info.get('gpu', '?')}): "
+                            f"TensorRT {about.get('tensorrt', '?')} for {about.get('gpu', '?')}): "
                             "engines are specific to the GPU and TensorRT version; rebuild it "
                             "here with `rtstyle build-engine`")
-        return cls(trt, cudart, runtime, engine, meta, path, info)
+        return cls(trt, cudart, runtime, engine, info, path, about)
 
-    def __init__(self, trt, cudart, runtime, engine, meta: dict, path: Path, info: dict):
+    def __init__(self, trt, cudart, runtime, engine, info: ModelInfo, path: Path, sidecar: dict):
         names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
         inputs = [n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
-        super().__init__(meta, path, inputs)
-        self.info, self.cudart = info, cudart
+        super().__init__(info, path, inputs)
+        self.sidecar, self.cudart = sidecar, cudart
         self.runtime, self.engine = runtime, engine  # the runtime must outlive the engine
         self.context = engine.create_execution_context()
         self.stream = _call(cudart, cudart.cudaStreamCreate())
         self.buffers = {n: _Buffer(cudart) for n in names}
         self.dtypes = {n: np.dtype(trt.nptype(engine.get_tensor_dtype(n))) for n in names}
-        self.profile = [tuple(d) for d in engine.get_tensor_profile_shape("image", 0)]
+        self.profile = [tuple(d) for d in engine.get_tensor_profile_shape(IMAGE, 0)]
 
     def describe(self) -> str:
-        return (f"{self.path.name} on TensorRT {self.info.get('tensorrt', '')} "
-                f"({self.info.get('precision', '?')}, {self.info.get('gpu', 'GPU')})").strip()
+        return (f"{self.path.name} on TensorRT {self.sidecar.get('tensorrt', '')} "
+                f"({self.sidecar.get('precision', '?')}, {self.sidecar.get('gpu', 'GPU')})").strip()
 
     def _check_profile(self, shape) -> None:
         low, _, high = self.profile
@@ -139,7 +140,7 @@ class TrtEngine(Engine):
 
     def _infer(self, feeds: dict) -> np.ndarray:
         cudart, ctx, stream = self.cudart, self.context, self.stream
-        self._check_profile(feeds["image"].shape)
+        self._check_profile(feeds[IMAGE].shape)
         for name in self.inputs:
             value = np.ascontiguousarray(feeds[name], self.dtypes[name])
             buf = self.buffers[name]
@@ -151,12 +152,12 @@ class TrtEngine(Engine):
             if not ctx.set_input_shape(name, value.shape):
                 raise UserError(f"TensorRT rejects input {name} of shape {value.shape}")
             ctx.set_tensor_address(name, buf.device)
-        shape = tuple(ctx.get_tensor_shape("stylized"))
-        dtype = self.dtypes["stylized"]
+        shape = tuple(ctx.get_tensor_shape(STYLIZED))
+        dtype = self.dtypes[STYLIZED]
         nbytes = math.prod(shape) * dtype.itemsize
-        out = self.buffers["stylized"]
+        out = self.buffers[STYLIZED]
         out.ensure(nbytes)
-        ctx.set_tensor_address("stylized", out.device)
+        ctx.set_tensor_address(STYLIZED, out.device)
         if not ctx.execute_async_v3(stream):
             raise UserError("TensorRT failed to run the engine (see its messages above)")
         _call(cudart, cudart.cudaMemcpyAsync(

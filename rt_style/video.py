@@ -18,20 +18,20 @@ import numpy as np
 from tqdm import tqdm
 
 from rt_style.alpha import Keyframes, RandomWalk
+from rt_style.atomic import atomic_output
 from rt_style.errors import UserError
 from rt_style.frameops import KeepColors
 from rt_style.options import (
     engine_options,
     fixed_alpha,
-    frame_sizes,
     keep_colors_option,
     open_engine,
     size_options,
     style_weights,
 )
-from rt_style.outputs import atomic_output, expand_inputs, plan_outputs
+from rt_style.outputs import expand_inputs, plan_outputs
 from rt_style.pipeline import run_stages
-from rt_style.scaling import resize_frames
+from rt_style.scaling import frame_sizes, resize_frames
 from rt_style.stabilizer import Stabilizer, stabilize_option
 from rt_style.stopping import graceful_stop
 from rt_style.videoio import (
@@ -63,8 +63,7 @@ def alpha_schedule(engine, alpha=None, keyframes=None, random_walk=False, seed=N
         path = Keyframes.parse(keyframes, engine.alpha_names, engine.alpha_defaults,
                                engine.alpha_ranges.tolist())
     elif random_walk:
-        ranges = np.array([a.get("range", (0.0, 1.0)) for a in engine.meta["alpha"]],
-                          np.float32)
+        ranges = engine.alpha_ranges
         path = RandomWalk(engine.num_alpha, seed or 0, period, ranges[:, 0], ranges[:, 1])
     else:
         a = fixed_alpha(engine, alpha)

@@ -18,7 +18,7 @@ import numpy as np
 from av.video.reformatter import Interpolation as Interp
 
 from rt_style.errors import UserError
-from rt_style.options import frame_sizes
+from rt_style.scaling import frame_sizes
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts",
                   ".mts", ".m2ts", ".wmv", ".flv", ".3gp", ".ogv")

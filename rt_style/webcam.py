@@ -28,11 +28,10 @@ from rt_style.options import (
     fixed_alpha,
     keep_colors_option,
     open_engine,
-    parse_size,
     style_weights,
 )
 from rt_style.outputs import refuse_overwriting
-from rt_style.scaling import stylize_scaled
+from rt_style.scaling import parse_size, stylize_scaled
 from rt_style.stabilizer import Stabilizer, stabilize_option
 from rt_style.stopping import graceful_stop
 

@@ -3,6 +3,7 @@ TensorRT backend (skipped, with the reason, where TensorRT or a GPU is missing).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -74,9 +75,13 @@ def test_thread_option(tiny_onnx):
         load_engine(tiny_onnx, threads=0)
 
 
-def test_bundled_names_resolve_through_models(tiny_onnx):
+def test_bundled_names_resolve_through_the_registry_not_the_engine(tiny_onnx):
+    from rt_style.registry import resolve
+
     with pytest.raises(UserError, match="no model file or bundled model named 'no-such-model'"):
-        load_engine("no-such-model")
+        resolve("no-such-model")
+    with pytest.raises(UserError, match="model not found: no-such-model"):
+        load_engine("no-such-model")  # a path, never a name
 
 
 # ------------------------------------------------------------------ input checks
@@ -97,8 +102,10 @@ def test_alpha_at_the_ends_of_its_range_is_accepted(tiny_onnx):
 
 def test_ranges_come_from_the_metadata(tiny_onnx):
     engine = load_engine(tiny_onnx)
-    engine.meta["alpha"][0]["range"] = [0.0, 0.25]
+    first = engine.info.components[0]
+    engine.info.components[0] = dataclasses.replace(first, range=(0.0, 0.25))
     assert engine.alpha_ranges[0].tolist() == [0.0, 0.25]
+    assert engine.meta["alpha"][0]["range"] == [0.0, 0.25]
     with pytest.raises(UserError, match=r"relu1_1 = 0.5 is outside its range \[0, 0.25\]"):
         engine.run(_frames())  # the defaults themselves are now out of range
 

@@ -378,7 +378,8 @@ def test_alpha_control_same_on_pytorch_and_onnx(tiny_onnx, style_images):
     runtime) measure the same network alike; only 8-bit rounding of the output differs."""
     from train import checkpoint as ckpt_io
 
-    model, meta = ckpt_io.load_model(tiny_onnx.parent)  # the fixture's run folder
+    model, info = ckpt_io.load_model(tiny_onnx.parent)  # the fixture's run folder
+    meta = measure_meta(info.to_dict())
     vgg = VGG19(meta["content_layers"] + meta["style_layers"])
     painting = torch.from_numpy(np.asarray(Image.open(style_images[0]).convert("RGB"),
                                            np.float32)).permute(2, 0, 1)[None] / 255

@@ -18,7 +18,7 @@ import torch
 from click.testing import CliRunner
 
 from export import measure
-from export.contract import ContractModule
+from export.graph import ExportGraph
 from export.metadata import graph_hash, read
 from export.onnx_export import export_checkpoint
 from export.trt_check import trt_problems
@@ -71,7 +71,7 @@ def paper_multi(photo_dir, style_images, tmp_path_factory):
 
 def _reference(ckpt):
     model, _ = load_model(ckpt)
-    return ContractModule(model).eval()
+    return ExportGraph(model).eval()
 
 
 # ----------------------------------------------------------------------------- export + parity
@@ -148,17 +148,17 @@ def test_batch_items_keep_their_own_alpha(fast):
 
 
 def test_metadata_round_trip(fast, fast_ckpt):
-    _, meta = load_model(fast_ckpt)
+    _, trained = load_model(fast_ckpt)
     info = load_engine(fast[1]).meta
-    assert [a["name"] for a in info["alpha"]] == meta["alpha_names"]
-    assert [a["default"] for a in info["alpha"]] == meta["alpha_defaults"]
-    assert [a["range"] for a in info["alpha"]] == meta["alpha_ranges"]
+    assert [a["name"] for a in info["alpha"]] == trained.alpha_names
+    assert [a["default"] for a in info["alpha"]] == trained.alpha_defaults
+    assert [tuple(a["range"]) for a in info["alpha"]] == trained.alpha_ranges
     assert {(a["kind"], a["layer"]) for a in info["alpha"]} == {
-        ("style", n) for n in meta["style_layers"]}
+        ("style", n) for n in trained.style_layers}
     assert info["loss_norm"] == "fixed" and len(info["loss_scales"][0]) == 5
     for key in ("style_names", "content_layers", "style_layers", "preset", "train_size",
                 "loss_norm", "loss_scales"):
-        assert info[key] == meta[key], key
+        assert info[key] == getattr(trained, key), key
     assert info["version"] and info["precision"] == "fp32" and info["opset"] == 18
     assert info["graph_sha256"] == graph_hash(onnx.load(fast[1]))
 
@@ -282,8 +282,8 @@ def _cli_error(capsys, argv) -> str:
 
 
 def test_alpha_default_sets_where_the_sliders_start(fast_ckpt, tmp_path, capsys):
-    _, meta = load_model(fast_ckpt)
-    for text, want in (("0.25", [0.25] * 4), ("relu4_1=0.8", meta["alpha_defaults"][:3] + [0.8])):
+    _, trained = load_model(fast_ckpt)
+    for text, want in (("0.25", [0.25] * 4), ("relu4_1=0.8", trained.alpha_defaults[:3] + [0.8])):
         path = tmp_path / "start.onnx"
         export_checkpoint(fast_ckpt, path, sizes=PAPER_SIZES, log=lambda _: None,
                           alpha_default=text)

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from rt_style.cli import main
-from rt_style.image import load_image
+from rt_style.imageio import load_image
 from rt_style.sheet import font
 from tests.conftest import run_cli
 

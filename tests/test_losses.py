@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from train.alpha import sample_alpha
+from train.alpha_weights import sample_alpha
 from train.losses import (
     LossNormalizer,
     content_loss,
@@ -96,7 +96,7 @@ def test_alpha_sampling_modes():
 
 
 def test_exp_alpha_curve():
-    from train.alpha import style_weight
+    from train.alpha_weights import style_weight
 
     a = torch.tensor([0.0, 0.5, 1.0])
     assert torch.equal(style_weight(a, "linear"), a)

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from rt_style import models
+from rt_style import registry
 from rt_style.cli import main
 from rt_style.engine import load_engine
 from tests.conftest import ROOT
@@ -29,11 +29,11 @@ def shelf(tmp_path, monkeypatch, tiny_onnx, tiny_onnx_multi):
     """A models folder with a single-style default (with a card) and a two-style model."""
     d = tmp_path / "models"
     d.mkdir()
-    shutil.copy(tiny_onnx, d / f"{models.DEFAULT_MODEL}.onnx")
+    shutil.copy(tiny_onnx, d / f"{registry.DEFAULT_MODEL}.onnx")
     shutil.copy(tiny_onnx_multi, d / "blend.onnx")
-    (d / f"{models.DEFAULT_MODEL}.md").write_text(
+    (d / f"{registry.DEFAULT_MODEL}.md").write_text(
         "\n# Test card: stripes, painted small\n\nMore text.\n")
-    monkeypatch.setenv(models.MODELS_ENV, str(d))
+    monkeypatch.setenv(registry.MODELS_ENV, str(d))
     return d
 
 
@@ -48,8 +48,8 @@ def test_lists_models_styles_components_and_default(shelf, capsys):
     code, out, err = rtstyle(capsys, "models")
     assert code == 0, err
     assert str(shelf) in out
-    default = _block(out, models.DEFAULT_MODEL)
-    assert default.splitlines()[0].startswith(f"{models.DEFAULT_MODEL}  (default)")
+    default = _block(out, registry.DEFAULT_MODEL)
+    assert default.splitlines()[0].startswith(f"{registry.DEFAULT_MODEL}  (default)")
     assert "Test card: stripes, painted small" in default and "#" not in default
     assert "styles: style0" in default and "fast preset" in default
     assert re.search(r"—  \d+(\.\d)? (MB|kB)", default)
@@ -61,16 +61,16 @@ def test_lists_models_styles_components_and_default(shelf, capsys):
     assert "content (relu2_2): fixed weight 1;" in default
     blend = _block(out, "blend")
     assert "(default)" not in blend and "styles: style0, style1" in blend
-    assert f"no --engine: {models.DEFAULT_MODEL}" in out
+    assert f"no --engine: {registry.DEFAULT_MODEL}" in out
 
 
 def test_folder_override_reaches_every_front_end(shelf):
-    assert models.resolve(None) == shelf / f"{models.DEFAULT_MODEL}.onnx"
-    assert load_engine("blend").style_names == ["style0", "style1"]
+    assert registry.resolve(None) == shelf / f"{registry.DEFAULT_MODEL}.onnx"
+    assert load_engine(registry.resolve("blend")).style_names == ["style0", "style1"]
 
 
 def test_default_falls_back_to_the_first_and_bad_files_are_reported(shelf, capsys):
-    (shelf / f"{models.DEFAULT_MODEL}.onnx").unlink()
+    (shelf / f"{registry.DEFAULT_MODEL}.onnx").unlink()
     (shelf / "broken.onnx").write_bytes(b"not onnx")
     code, out, _ = rtstyle(capsys, "models")
     assert code == 0
@@ -80,13 +80,13 @@ def test_default_falls_back_to_the_first_and_bad_files_are_reported(shelf, capsy
 
 
 def test_a_damaged_model_that_sorts_first_is_never_the_default(shelf, capsys):
-    (shelf / f"{models.DEFAULT_MODEL}.onnx").unlink()
+    (shelf / f"{registry.DEFAULT_MODEL}.onnx").unlink()
     (shelf / "aaa.onnx").write_bytes(b"not onnx")  # sorts before blend
     code, out, _ = rtstyle(capsys, "models")
     assert code == 0
     assert _block(out, "aaa").startswith("aaa  —") and "cannot be read" in _block(out, "aaa")
     assert _block(out, "blend").startswith("blend  (default)")
-    assert models.resolve(None) == shelf / "blend.onnx"
+    assert registry.resolve(None) == shelf / "blend.onnx"
     (shelf / "blend.onnx").write_bytes(b"damaged too")
     code, out, _ = rtstyle(capsys, "models")
     assert code == 0 and "(default)" not in out and "none of them can be read" in out
@@ -97,16 +97,16 @@ def test_a_damaged_model_that_sorts_first_is_never_the_default(shelf, capsys):
 
 
 def test_empty_folder(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv(models.MODELS_ENV, str(tmp_path))
+    monkeypatch.setenv(registry.MODELS_ENV, str(tmp_path))
     code, out, _ = rtstyle(capsys, "models")
     assert code == 0 and out.startswith("no bundled models in") and "--engine" in out
 
 
 def test_effect_words():
-    assert models.effect({"kind": "style", "layer": "relu1_1"}) == "more fine colour and grain"
-    assert "edges" in models.effect({"kind": "content", "layer": "relu2_2"})
-    assert "objects" in models.effect({"kind": "content", "layer": "relu4_2"})
-    assert "relu9_9" in models.effect({"kind": "style", "layer": "relu9_9"})
+    assert registry.effect({"kind": "style", "layer": "relu1_1"}) == "more fine colour and grain"
+    assert "edges" in registry.effect({"kind": "content", "layer": "relu2_2"})
+    assert "objects" in registry.effect({"kind": "content", "layer": "relu4_2"})
+    assert "relu9_9" in registry.effect({"kind": "style", "layer": "relu9_9"})
 
 
 def test_models_command_does_not_import_torch(shelf):

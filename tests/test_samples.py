@@ -9,11 +9,11 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tomllib
 
 import av
 import numpy as np
 import pytest
-import tomllib
 from PIL import Image
 
 from rt_style import samples

@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 from rt_style.errors import UserError
-from rt_style.options import frame_sizes
-from rt_style.scaling import MAX_SIDE, check_size, stylize_scaled
+from rt_style.scaling import MAX_SIDE, check_size, frame_sizes, stylize_scaled
 from rt_style.webcam import Live
 
 

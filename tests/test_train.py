@@ -6,6 +6,7 @@ import json
 import pytest
 import torch
 
+from rt_style.contract import SCHEMA, ModelInfo
 from tests.conftest import tiny_config
 from train import checkpoint as ckpt_io
 from train.trainer import Trainer
@@ -50,7 +51,9 @@ def test_files_written(trained):
     assert (out / "config.toml").is_file()
     steps = [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert steps == list(range(1, 41))
-    assert not list(out.rglob("*.tmp"))
+    assert not list(out.rglob(".*.part*"))  # no temporary left beside any file
+    meta = ckpt_io.load(out)["meta"]  # the checkpoint describes its model in the one layout
+    assert ModelInfo.from_dict(meta).to_dict() == meta and meta["format"] == SCHEMA
 
 
 def test_conditioner_learns_and_alpha_changes_output(trained):
@@ -58,15 +61,15 @@ def test_conditioner_learns_and_alpha_changes_output(trained):
     moved = [not torch.equal(v, trained["cond_before"][k])
              for k, v in trainer.model.conditioner.state_dict().items()]
     assert all(moved)
-    model, meta = ckpt_io.load_model(trained["out"])
+    model, info = ckpt_io.load_model(trained["out"])
     x = trained["x"][:1]
     with torch.no_grad():
         y0 = model(x, torch.zeros(1, 4))
         y1 = model(x, torch.ones(1, 4))
     assert float((y0 - y1).abs().mean()) * 255 > 1.0
-    assert meta["alpha_names"] == ["style:relu1_1", "style:relu2_1", "style:relu3_1",
-                                   "style:relu4_1"]
-    assert meta["steps"] == 40
+    assert info.alpha_names == ["style:relu1_1", "style:relu2_1", "style:relu3_1",
+                                "style:relu4_1"]
+    assert info.steps == 40
 
 
 def test_skips_unreadable_files(trained):
@@ -78,8 +81,8 @@ def test_skips_unreadable_files(trained):
 def test_multi_style_run(photo_dir, style_images, tmp_path):
     cfg = tiny_config(photo_dir, style_images, tmp_path, steps=3)
     result = Trainer(cfg).fit()
-    model, meta = ckpt_io.load_model(tmp_path)
-    assert meta["style_names"] == ["style0", "style1"]
+    model, info = ckpt_io.load_model(tmp_path)
+    assert info.style_names == ["style0", "style1"]
     assert model.num_styles == 2 and result["step"] == 3
 
 
@@ -108,15 +111,15 @@ def test_init_adds_styles_to_a_trained_model(trained, photo_dir, style_images, t
 
 
 def test_init_counts_the_steps_behind_the_warm_start(trained, photo_dir, style_images, tmp_path):
-    from rt_style.models import steps_text
+    from rt_style.registry import steps_text
 
     behind = ckpt_io.load(trained["out"])["step"]
     cfg = tiny_config(photo_dir, style_images[:1], tmp_path, steps=1, init=str(trained["out"]))
     Trainer(cfg).fit()
-    _, meta = ckpt_io.load_model(tmp_path)
-    assert (meta["steps"], meta["init_steps"]) == (1, behind)
+    _, info = ckpt_io.load_model(tmp_path)
+    assert (info.steps, info.init_steps) == (1, behind)
     assert Trainer(cfg.updated({"steps": 2}), resume=str(tmp_path)).init_steps == behind
-    assert steps_text(meta) == (f"{behind + 1} training steps at {cfg.crop_size} px "
+    assert steps_text(info) == (f"{behind + 1} training steps at {cfg.crop_size} px "
                                 f"({behind} of them before a warm start)")
 
 
@@ -226,7 +229,7 @@ def test_photo_anchor_pulls_each_layer_to_the_photo_by_how_little_style_it_asks(
     without = t.objective(norm, t.loss_weights(alpha), y, x, alpha)
     assert not torch.allclose(with_anchor, without)
     assert "anchor" in t.train_step(x)
-    assert t.meta["anchor_weight"] == 1.0
+    assert t.info.anchor_weight == 1.0
     off = Trainer(cfg.updated({"anchor_weight": 0.0, "out": str(tmp_path / "off")}))
     assert off.losses(x, alpha, torch.zeros(len(x), dtype=torch.long))[2] is None
 

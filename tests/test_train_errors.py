@@ -103,7 +103,6 @@ def test_paths_are_stored_absolute_and_resume_works_from_elsewhere(photo_dir, st
     """A run started with relative paths resumes from another folder (config.toml and the
     checkpoint name the files absolutely)."""
     import shutil
-
     import tomllib
 
     from rt_style.cli import main
@@ -140,9 +139,9 @@ def test_temporaries_of_killed_runs_are_removed(tmp_path):
     from train.checkpoint import save_atomic
 
     gone = dead_pid()
-    stale = tmp_path / f".last.pt.{gone}-abcd1234.tmp"
-    running = tmp_path / f".last.pt.{os.getpid()}-abcd1234.tmp"  # a run still writing
-    other = tmp_path / f".other.pt.{gone}-abcd1234.tmp"  # not this file's
+    stale = tmp_path / f".last.{gone}-abcd1234.part.pt"
+    running = tmp_path / f".last.{os.getpid()}-abcd1234.part.pt"  # a run still writing
+    other = tmp_path / f".other.{gone}-abcd1234.part.pt"  # not this file's
     for f in (stale, running, other):
         f.write_bytes(b"half a checkpoint")
     save_atomic({"x": 1}, tmp_path / "last.pt")

@@ -1,4 +1,4 @@
-"""Checkpoints: written atomically (temp file + rename), loaded with one-line errors."""
+"""Checkpoints: written atomically (rt_style.atomic), loaded with one-line errors."""
 
 from __future__ import annotations
 
@@ -7,38 +7,19 @@ from pathlib import Path
 
 import torch
 
+from rt_style.atomic import atomic_output
+from rt_style.contract import ModelInfo
 from rt_style.errors import UserError
-from rt_style.outputs import mkstemp_beside
 
 FORMAT = "rtstyle-checkpoint-1"
 
 
 def save_atomic(obj, path) -> None:
-    """torch.save to a temp file in the same folder, fsync, then rename over `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = mkstemp_beside(path)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_text_atomic(path, text: str) -> None:
-    path = Path(path)
-    fd, tmp = mkstemp_beside(path)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """torch.save through rt_style.atomic: fsynced, then renamed over `path`."""
+    with atomic_output(path) as tmp, open(tmp, "wb") as f:
+        torch.save(obj, f)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def checkpoint_file(path) -> Path:
@@ -62,8 +43,8 @@ def load(path) -> dict:
     return ckpt
 
 
-def load_model(path):
-    """(StyleNet in eval mode, metadata dict) from a checkpoint."""
+def load_model(path) -> tuple:
+    """(StyleNet in eval mode, its ModelInfo) from a checkpoint."""
     from train.model import StyleNet
 
     ckpt = load(path)
@@ -72,4 +53,4 @@ def load_model(path):
     except (ValueError, TypeError) as e:  # a preset gone, or fields from a newer rtstyle
         raise UserError(f"{path}: cannot rebuild its network: {e}") from None
     model.load_state_dict(ckpt["model"])
-    return model.eval(), ckpt["meta"]
+    return model.eval(), ModelInfo.from_dict(ckpt["meta"])

@@ -6,11 +6,11 @@ The effective configuration is written next to the checkpoints, so a run can alw
 from __future__ import annotations
 
 import dataclasses
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import tomllib
-
+from rt_style.contract import component_names
 from rt_style.errors import UserError
 
 ALPHA_SAMPLINGS = ("uniform", "extremes", "batch", "fixed")
@@ -90,10 +90,7 @@ class TrainConfig:
 
     @property
     def alpha_names(self) -> list[str]:
-        names = [f"style:{n}" for n in self.style_layers]
-        if self.alpha_content:
-            names = [f"content:{n}" for n in self.content_layers] + names
-        return names
+        return component_names(self.style_layers, self.content_layers, self.alpha_content)
 
     def alpha_defaults(self) -> list[float]:
         d = [float(v) for v in self.alpha_default]

@@ -15,8 +15,8 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from rt_style.errors import UserError
+from rt_style.imageio import IMAGE_SUFFIXES  # one list for every reader of photos
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 # What reading a bad image file raises: PIL's decompression-bomb guard (a header claiming
 # billions of pixels) is not an OSError.
 UNREADABLE = (UnidentifiedImageError, OSError, Image.DecompressionBombError)

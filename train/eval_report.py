@@ -40,7 +40,7 @@ from rt_style.sheet import grid, random_sheet, sweep_sheet
 from rt_style.stabilizer import stabilize_option, stabilized
 from train import checkpoint as ckpt_io
 from train import temporal
-from train.alpha import content_factor, sample_alpha, style_weight
+from train.alpha_weights import content_factor, sample_alpha, style_weight
 from train.data import IMAGE_SUFFIXES, UNREADABLE, center_crop, find_images, load_style
 from train.evaluate import EngineStylizer, alpha_control, layer_losses, style_grams_for
 from train.looks import GOALS as LOOKS_GOALS

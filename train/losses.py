@@ -1,4 +1,8 @@
-"""Per-example content and style losses, their normalisation and α weighting (DESIGN.md §1)."""
+"""Per-example content and style losses, their normalisation and α weighting.
+
+Content: mean squared distance of VGG features; style: squared distance of Gram matrices. Layer
+losses differ by orders of magnitude, so each is divided by a running estimate of its own size
+(or by fixed scales) before α weights it: the weights alone then set the balance."""
 
 from __future__ import annotations
 

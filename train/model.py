@@ -1,4 +1,5 @@
-"""Transform network T and conditioner Λ (DESIGN.md §1), with presets in the manner of timm.
+"""Transform network T and conditioner Λ (conditional instance norm driven by α), with presets
+in the manner of timm.
 
 T is a plain stack of conv → CIN (→ ReLU) layers; every CIN layer takes its γ, β from one flat
 vector that Λ computes from the conditioning vector [α, style mixture]. Keeping the layers in a

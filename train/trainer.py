@@ -23,10 +23,12 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from rt_style import __version__
+from rt_style.atomic import atomic_output, write_text
+from rt_style.contract import Component, ModelInfo
 from rt_style.errors import UserError
 from train import checkpoint as ckpt_io
 from train import stability
-from train.alpha import (
+from train.alpha_weights import (
     content_factor,
     identity_factor,
     sample_alpha,
@@ -46,7 +48,7 @@ from train.losses import (
     total_variation,
 )
 from train.model import PRESETS, ConditionerSpec, StyleNet
-from train.sheet import sample_sheet
+from train.sample_sheet import sample_sheet
 from train.vgg import VGG19
 
 
@@ -177,30 +179,31 @@ class Trainer:
         return SummaryWriter(str(self.out / "tensorboard"))
 
     @property
-    def meta(self) -> dict:
+    def info(self) -> ModelInfo:
+        """The model's description as the checkpoint carries it (export adds the graph's)."""
         cfg = self.cfg
-        return {
-            "alpha_names": cfg.alpha_names,
-            "alpha_defaults": cfg.alpha_defaults(),
-            "alpha_ranges": [[0.0, 1.0]] * cfg.num_alpha,
-            "style_names": self.style_names,
-            "content_layers": list(cfg.content_layers),
-            "style_layers": list(cfg.style_layers),
-            "content_weight": cfg.content_weight,
-            "alpha_curve": cfg.alpha_curve,
-            "alpha_range": cfg.alpha_range,
-            "style_top": cfg.style_top,
-            "identity_weight": cfg.identity_weight,
-            "anchor_weight": cfg.anchor_weight,
-            "stability_weight": cfg.stability_weight,
-            "loss_norm": cfg.loss_norm,  # with `fixed`, the divisors (style × layer) travel along
-            "loss_scales": self.ref_scales.tolist() if cfg.loss_norm == "fixed" else None,
-            "preset": cfg.preset,
-            "train_size": cfg.crop_size,
-            "steps": self.step,
-            "init_steps": self.init_steps,  # the steps behind a --init warm start
-            "version": __version__,
-        }
+        return ModelInfo(
+            components=[Component.parse(n, v) for n, v in zip(cfg.alpha_names,
+                                                               cfg.alpha_defaults())],
+            style_names=list(self.style_names),
+            content_layers=list(cfg.content_layers),
+            style_layers=list(cfg.style_layers),
+            content_weight=cfg.content_weight,
+            alpha_curve=cfg.alpha_curve,
+            alpha_range=cfg.alpha_range,
+            style_top=cfg.style_top,
+            identity_weight=cfg.identity_weight,
+            anchor_weight=cfg.anchor_weight,
+            stability_weight=cfg.stability_weight,
+            loss_norm=cfg.loss_norm,  # with `fixed`, the divisors (style × layer) travel along
+            loss_scales=self.ref_scales.tolist() if cfg.loss_norm == "fixed" else None,
+            preset=cfg.preset,
+            train_size=cfg.crop_size,
+            steps=self.step,
+            init_steps=self.init_steps,  # the steps behind a --init warm start
+            trained_with=__version__,
+            version=__version__,
+        )
 
     # --------------------------------------------------------------------------- checkpoints
     def state(self) -> dict:
@@ -212,7 +215,7 @@ class Trainer:
             "step": self.step,
             "config": self.cfg.to_dict(),
             "architecture": self.model.architecture(),
-            "meta": self.meta,
+            "meta": self.info.to_dict(),
             "model": self.model.state_dict(),
             "normalizer": self.normalizer.state_dict(),
             "ref_scales": self.ref_scales,
@@ -283,7 +286,7 @@ class Trainer:
             return
         keep = [ln for ln in path.read_text().splitlines()
                 if ln.strip() and json.loads(ln).get("step", 0) <= step]
-        ckpt_io.write_text_atomic(path, "".join(ln + "\n" for ln in keep))
+        write_text(path, "".join(ln + "\n" for ln in keep))
 
     # ------------------------------------------------------------------------------ training
     @torch.no_grad()
@@ -444,9 +447,8 @@ class Trainer:
                              title=f"step {self.step}")
         self.model.train()
         path = self.out / "samples" / f"step_{self.step:07d}.png"
-        tmp = path.with_suffix(".tmp.png")
-        sheet.save(tmp)
-        os.replace(tmp, path)
+        with atomic_output(path) as tmp:
+            sheet.save(tmp)
         return path
 
     def _request_stop(self, signum, _frame):
@@ -466,7 +468,7 @@ class Trainer:
     def fit(self) -> dict:
         cfg = self.cfg
         if self.is_main:
-            ckpt_io.write_text_atomic(self.out / "config.toml", cfg.to_toml())
+            write_text(self.out / "config.toml", cfg.to_toml())
         loader = torch.utils.data.DataLoader(
             self.data, batch_size=None, sampler=range(self.step, cfg.steps),
             num_workers=cfg.workers, worker_init_fn=_ignore_stop_signals if cfg.workers else None,

@@ -1,10 +1,13 @@
-"""Sample sheets: the current model on fixed images under an α sweep per component."""
+"""Training sample sheets: the PyTorch model being trained, on fixed images, under an α sweep
+per component (the runtime's sheets of an exported model are rt_style.sheet's)."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
+
+from rt_style.contract import Component
 
 SWEEP = (0.0, 0.25, 0.5, 0.75, 1.0)
 LABEL_W = 150
@@ -21,7 +24,7 @@ def sweep_rows(model, image: torch.Tensor, defaults, names, style=None):
         rows.append((names[i], alpha))
     # All style components together: the global strength.
     alpha = torch.tensor([defaults] * len(SWEEP), dtype=torch.float32)
-    style_cols = [j for j, n in enumerate(names) if n.startswith("style:")]
+    style_cols = [j for j, n in enumerate(names) if Component.parse(n).kind == "style"]
     alpha[:, style_cols] = torch.tensor(SWEEP)[:, None]
     rows.append(("all style", alpha))
     out = []

@@ -1,4 +1,5 @@
-"""The model contract (DESIGN.md §2) as a torch module, so that all of it lands in the graph.
+"""The exported graph as a torch module: the model contract's uint8 frames in and out around a
+StyleNet, so that all of the pre- and post-processing lands in the graph.
 
 uint8 BGR N×H×W×3 frames and α (and a style mixture for multi-style models) in, uint8 BGR
 N×H×W×3 out: channel order, scaling, padding, cropping back and rounding all run inside the
@@ -18,7 +19,7 @@ from train.model import StyleNet
 BGR_RGB = (2, 1, 0)  # the same permutation both ways
 
 
-class ContractModule(nn.Module):
+class ExportGraph(nn.Module):
     """Wraps a StyleNet: forward(image uint8 N×H×W×3 BGR, alpha N×A[, style N×K]) → uint8."""
 
     def __init__(self, model: StyleNet):

@@ -1,9 +1,10 @@
-"""How α is drawn for each training example.
+"""α in training: how it is drawn for each example, and how it becomes loss weights.
 
 The network learns what each weight does only from the spread of α it sees. `uniform` is the
 paper's recipe; `extremes` mixes in the corners of the cube (all zeros, one-hots, all ones) a
-quarter of the time each, which DESIGN.md's run C found to teach the conditioning faster;
-`batch` shares one uniform α across the whole batch.
+quarter of the time each, which in a 400-step trial before this project began taught the
+conditioning faster than uniform sampling (every sweep monotonic, worst ρ −0.93; one run, a
+lead rather than a result); `batch` shares one uniform α across the whole batch.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from pathlib import Path
 import onnx
 import torch
 
-from export import measure
+from export import parity as measure  # issue 20: export/measure.py is now parity.py
 from export.atomic import write_bytes
 from export.contract import ContractModule
 from export.metadata import describe, embed, read

@@ -3,7 +3,8 @@
 Trains the given recipe for a fixed number of steps, then, on held-out photos, sweeps every α
 component 0→1 (others at defaults) and reports the drop of its layer's loss, the Spearman ρ of
 the sweep, the stylization strength (style loss of the output over the input's), the
-picture-side figures of train.looks (at --looks-size, 384 px) and a sweep and a random-α sheet.
+picture-side figures of evaluation.picture_side (at --looks-size, 384 px) and a sweep and a
+random-α sheet.
 Re-running the same command resumes a killed run and re-measures; `--alpha-default` measures
 the same network with the sliders starting elsewhere (the start is metadata, not training).
 
@@ -24,11 +25,12 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from evaluation.adjustability import alpha_control  # noqa: E402
+from evaluation.picture_side import picture_side, summary_line  # noqa: E402
 from train import checkpoint as ckpt_io  # noqa: E402
 from train.config import TrainConfig  # noqa: E402
 from train.data import center_crop, find_images, load_style  # noqa: E402
-from train.evaluate import alpha_control, style_grams_for  # noqa: E402
-from train.looks import picture_side, summary_line  # noqa: E402
+from train.losses import style_grams_for  # noqa: E402
 from train.sample_sheet import random_alpha_sheet, sample_sheet  # noqa: E402
 from train.trainer import Trainer  # noqa: E402
 from train.vgg import VGG19  # noqa: E402

@@ -1,5 +1,5 @@
 """Markdown tables of alpha_control.py results: one row per recipe (run folder), loss side,
-then picture side (train.looks) for every measured slider start."""
+then picture side (evaluation.picture_side) for every measured slider start."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 `profile`: ONNX Runtime's own profiler (SessionOptions.enable_profiling), time per operator
 type. `ab`: session-option variants against the runtime's own session (rt_style.engine, which
 turns spinning off since issue 7: compare "spinning (ONNX Runtime's default)" with it), each
-in its own session, taking turns through Engine.run (rt_style.bench.time_interleaved) so that
+in its own session, taking turns through Engine.run (rt_style.timing.time_interleaved) so that
 other load falls on all alike; speed relative to the runtime's in the same run.
 `interference`: whether interleaved sessions slow each other down. `webcam`: the webcam loop
 with variants' engines, alternating round by round.
@@ -30,8 +30,14 @@ import onnxruntime as ort
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rt_style.bench import Case, cores, frames_for, summary, time_interleaved  # noqa: E402
-from rt_style.engine import OrtEngine, _read_meta, load_engine  # noqa: E402
+from rt_style.engine import META_KEY, OrtEngine, load_engine  # noqa: E402
+from rt_style.timing import Case, cores, frames_for, summary, time_interleaved  # noqa: E402
+
+
+def model_meta(session) -> dict:
+    """The rtstyle metadata of a model opened in a plain session."""
+    # TODO(issue 20a): use the runtime's public reader of an ONNX model's metadata.
+    return json.loads(session.get_modelmeta().custom_metadata_map[META_KEY])
 
 
 def session(path: Path, threads: int, configure=None) -> OrtEngine:
@@ -42,7 +48,7 @@ def session(path: Path, threads: int, configure=None) -> OrtEngine:
     if configure:
         configure(options)
     s = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    return OrtEngine(s, _read_meta(s, path), path)
+    return OrtEngine(s, model_meta(s), path)  # TODO(issue 20a): public metadata reader
 
 
 class BoundEngine(OrtEngine):
@@ -126,7 +132,7 @@ def profile(path: Path, threads: int, size, runs: int) -> dict:
         options.enable_profiling = True
         options.profile_file_prefix = str(Path(tmp) / "ort")
         s = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        e = OrtEngine(s, _read_meta(s, path), path)
+        e = OrtEngine(s, model_meta(s), path)  # TODO(issue 20a): public metadata reader
         image = frames_for(size, 1)[0]
         for _ in range(runs):
             e.run(image)
@@ -180,9 +186,9 @@ def interference(path: Path, threads: int, size, frames: int, warmup: int,
 
 def webcam(path: Path, threads: int, names: dict, clip: Path, frames: int, warmup: int,
            count: int) -> dict:
-    """The webcam loop (rt_style.bench.run_webcam) with each variant's engine, alternating
+    """The webcam loop (rt_style.timing.run_webcam) with each variant's engine, alternating
     round by round (A B, B A, …)."""
-    from rt_style.bench import finish, run_webcam
+    from rt_style.timing import finish, run_webcam
 
     engines = {name: make() for name, make in names.items()}
     raws = {name: [] for name in engines}

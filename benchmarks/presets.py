@@ -28,8 +28,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import numpy as np  # noqa: E402
 
-from rt_style.bench import Case, machine, summary, time_interleaved  # noqa: E402
 from rt_style.engine import load_engine  # noqa: E402
+from rt_style.timing import Case, machine, summary, time_interleaved  # noqa: E402
 
 
 def log(message: str) -> None:

@@ -26,7 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rt_style.bench import (  # noqa: E402
+from rt_style.engine import load_engine  # noqa: E402
+from rt_style.timing import (  # noqa: E402
     Case,
     cores,
     finish,
@@ -36,7 +37,6 @@ from rt_style.bench import (  # noqa: E402
     summary,
     time_interleaved,
 )
-from rt_style.engine import load_engine  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 SECTIONS = ("graph", "presets", "weights", "precision", "threads", "webcam", "video", "train")

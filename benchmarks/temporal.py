@@ -1,6 +1,6 @@
 """Flicker per clip (issue 16): warping error of a model's output over the input's own, at the
 model's default α and at all-max α, every style, on the shared clips and on a still noisy and a
-slowly panned clip made from a photo at run time (train/temporal.py; `rtstyle eval` measures
+slowly panned clip made from a photo at run time (evaluation/temporal.py; `rtstyle eval` measures
 the same). Prints the markdown table for benchmarks/RESULTS.md; needs only the runtime.
 
     python benchmarks/temporal.py --model runs/x/x.onnx            # 3 shared clips + 2 made
@@ -22,11 +22,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from evaluation import temporal  # noqa: E402
 from rt_style import models  # noqa: E402
 from rt_style.engine import load_engine  # noqa: E402
 from rt_style.errors import UserError  # noqa: E402
 from rt_style.stabilizer import DEFAULT_STRENGTH, parse_strength, stabilized  # noqa: E402
-from train import temporal  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from train.config import TrainConfig  # noqa: E402
-from train.evaluate import style_grams_for  # noqa: E402
+from train.losses import style_grams_for  # noqa: E402
 from train.trainer import Trainer  # noqa: E402
 from train.vgg import LAYERS, VGG19  # noqa: E402
 

@@ -16,7 +16,7 @@ import numpy as np
 import onnx
 from PIL import ImageOps
 
-from export.measure import conditioning
+from export.parity import conditioning
 from rt_style.contract import IMAGE
 from rt_style.errors import UserError
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import onnx
 import torch
 
-from export import measure
+from export import parity
 from export.graph import ExportGraph
 from export.metadata import describe, embed, read
 from export.trt_check import trt_problems
@@ -115,7 +115,7 @@ class ExportResult:
 
 def export_checkpoint(checkpoint, out, *, opset: int = DEFAULT_OPSET, simplify_graph=False,
                       fp16=False, int8_dir=None, calib_count: int = 32, bench_runs: int = 20,
-                      sizes=measure.DEFAULT_SIZES, tolerance: int = 1, log=print,
+                      sizes=parity.DEFAULT_SIZES, tolerance: int = 1, log=print,
                       optimize_graph: bool = True, alpha_default: str | None = None,
                       cpu_only: bool = False) -> ExportResult:
     """Export, validate and write `out`; then the requested variants next to it.
@@ -165,10 +165,10 @@ def export_checkpoint(checkpoint, out, *, opset: int = DEFAULT_OPSET, simplify_g
     info = describe(model, trained, opset=opset_of(proto),
                     min_side=min_reflect_side(model.transform.stride, model.transform.margin))
     proto = embed(proto, info)
-    meta = info.to_dict()  # export.measure's feeds read the JSON form
-    reference = measure.torch_runner(module)
-    fp32 = _validated(proto, "fp32", reference, measure.noise_feeds(meta, sizes), tolerance)
-    log(f"fp32 ONNX Runtime vs PyTorch, {measure.report(fp32.diffs)}")
+    meta = info.to_dict()  # export.parity's feeds read the JSON form
+    reference = parity.torch_runner(module)
+    fp32 = _validated(proto, "fp32", reference, parity.noise_feeds(meta, sizes), tolerance)
+    log(f"fp32 ONNX Runtime vs PyTorch, {parity.report(fp32.diffs)}")
     write_bytes(out, fp32.data)
     result = ExportResult(out, info, fp32.diffs, trt_problems=trt_problems(proto))
     log(f"wrote {out} (graph sha256 {read(proto)['graph_sha256'][:12]})")
@@ -176,8 +176,8 @@ def export_checkpoint(checkpoint, out, *, opset: int = DEFAULT_OPSET, simplify_g
         from export.fp16 import to_fp16
 
         proto16 = embed(to_fp16(proto), info, precision="fp16")
-        half = _validated(proto16, "fp16", reference, measure.noise_feeds(meta, sizes))
-        log(f"fp16 ONNX Runtime vs PyTorch, {measure.report(half.diffs)}")
+        half = _validated(proto16, "fp16", reference, parity.noise_feeds(meta, sizes))
+        log(f"fp16 ONNX Runtime vs PyTorch, {parity.report(half.diffs)}")
         result.variants["fp16"] = _write_variant(out, "fp16", half.data, log)
     if int8_dir:
         result.variants["int8"] = _int8(proto, info, fp32, frames, int8_dir, bench_runs, out,
@@ -202,7 +202,7 @@ def _validated(proto, label: str, reference, feeds, tolerance=None) -> _Checked:
     data = proto.SerializeToString()
     try:
         session = cpu_session(data)
-        diffs = measure.compare(measure.session_runner(session), reference, feeds)
+        diffs = parity.compare(parity.session_runner(session), reference, feeds)
     except Exception as e:  # onnxruntime's exception types are not importable; keep one line
         raise UserError(f"ONNX Runtime cannot run the exported {label} graph: "
                         f"{str(e).strip().splitlines()[0]}") from None
@@ -230,7 +230,7 @@ def _int8(proto, info, fp32: _Checked, frames, calib_dir, bench_runs, out, log) 
     meta = info.to_dict()
     proto8 = embed(int8.quantize(proto, int8.calibration_feeds(frames, meta)), info,
                    precision="int8")
-    fp32_run = measure.session_runner(fp32.session)
+    fp32_run = parity.session_runner(fp32.session)
     # Held-out α on real photos: noise frames would exceed the calibrated ranges.
     feeds = int8.calibration_feeds(frames[:INT8_PARITY_FRAMES], meta, seed=1)
     checked = _validated(proto8, "int8", fp32_run, feeds)
@@ -238,9 +238,9 @@ def _int8(proto, info, fp32: _Checked, frames, calib_dir, bench_runs, out, log) 
     worst = max(d.max for d in diffs)
     mean = sum(d.mean for d in diffs) / len(diffs)
     log(f"int8 vs fp32 (ONNX Runtime, {len(diffs)} photos): max |Δ| {worst}, mean |Δ| {mean:.3f}")
-    bench = measure.noise_feeds(meta, [BENCH_SIZE], batch=1)[0]
-    t32 = measure.latency_ms(fp32_run, bench, bench_runs)
-    t8 = measure.latency_ms(measure.session_runner(checked.session), bench, bench_runs)
+    bench = parity.noise_feeds(meta, [BENCH_SIZE], batch=1)[0]
+    t32 = parity.latency_ms(fp32_run, bench, bench_runs)
+    t8 = parity.latency_ms(parity.session_runner(checked.session), bench, bench_runs)
     h, w = BENCH_SIZE
     log(f"speed at {w}×{h}, ONNX Runtime CPU: fp32 {t32:.1f} ms, int8 {t8:.1f} ms "
         f"({t32 / t8:.2f}× fp32)")

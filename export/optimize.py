@@ -559,7 +559,7 @@ def optimize_file(src, dst, passes=PORTABLE, tolerance: int = 1, log=print) -> d
     Runtime on noise frames at several sizes; metadata kept, graph hash renewed."""
     from pathlib import Path
 
-    from export import measure
+    from export import parity
     from export.metadata import embed, read
     from export.onnx_export import cpu_session
     from rt_style.atomic import write_bytes
@@ -574,14 +574,14 @@ def optimize_file(src, dst, passes=PORTABLE, tolerance: int = 1, log=print) -> d
     fast = embed(fast, ModelInfo.from_dict(info))
     onnx.checker.check_model(fast, full_check=True)
     data = fast.SerializeToString()
-    diffs = measure.compare(measure.session_runner(cpu_session(data)),
-                            measure.session_runner(cpu_session(proto.SerializeToString())),
-                            measure.noise_feeds(info))
+    diffs = parity.compare(parity.session_runner(cpu_session(data)),
+                            parity.session_runner(cpu_session(proto.SerializeToString())),
+                            parity.noise_feeds(info))
     worst = max(d.max for d in diffs)
     if worst > tolerance:
         raise UserError(f"the rewritten graph differs by {worst} > {tolerance}; nothing written")
     write_bytes(Path(dst), data)
-    log(f"wrote {dst}: {counts}, vs the original {measure.report(diffs)}")
+    log(f"wrote {dst}: {counts}, vs the original {parity.report(diffs)}")
     return counts
 
 

@@ -15,7 +15,7 @@ COMMANDS = {
     "train": ("train.cli", "train_command", "Train an α-conditioned style network (needs torch)."),
     "export": ("export.cli", "export_command",
                "Export a checkpoint to a validated ONNX model (needs torch, onnx)."),
-    "eval": ("train.eval_report", "eval_command",
+    "eval": ("evaluation.cli", "eval_command",
              "Measure a model: α control, diversity, quality, temporal stability (needs torch)."),
     "bench": ("rt_style.bench", "bench_command",
               "Measure stylizing speed: latency and fps, or the webcam/video pipeline end to end."),

@@ -20,7 +20,6 @@ from rt_style.imageio import (
     image_format,
     image_size,
     load_image,
-    resized,  # noqa: F401  (train.eval_report imports it from here)
     save_image,
     to_bgr,
 )

@@ -153,6 +153,11 @@ CASES = {
         ("{model} --quick --images photos --style-image style.png --no-video --style nope",
          "unknown style 'nope'"),
         ("nowhere.onnx --quick", "model not found"),
+        ("{model} --quick --style-image style.png --no-video", "give --images DIR"),
+        ("{model} --quick --images photos --no-video", "give --style-image PATH once per style"),
+        ("{model} --quick --images photos --style-image photos --no-video",
+         "no painting found for style 'style0' in photos"),
+        ("{model} --quick --images photos --style-image style.png --video empty", "no clips"),
     ],
     "models": [
         ("bogus", "unexpected extra argument (bogus)"),

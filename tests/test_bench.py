@@ -12,7 +12,7 @@ import threading
 import numpy as np
 import pytest
 
-from rt_style.bench import parse_counts, parse_sizes, summary, table
+from rt_style.bench import parse_counts, parse_sizes, table
 from rt_style.cli import main
 from rt_style.errors import UserError
 from rt_style.pipeline import StageTimer, run_stages
@@ -218,14 +218,6 @@ def test_parsers():
         parse_counts("1,0", "--batch")
 
 
-def test_summary_is_consistent():
-    s = summary([0.010, 0.020, 0.030, 0.040], batch=2)
-    assert s["median_ms"] == pytest.approx(25.0) and s["fps"] == pytest.approx(2000 / 25.0)
-    assert s["min_ms"] <= s["median_ms"] <= s["p90_ms"] <= s["p99_ms"] <= 40.0
-    with pytest.raises(UserError):
-        summary([])
-
-
 def test_table_aligns_numbers_right():
     text = table(["name", "ms"], [["a", "1.50"], ["bbb", "12.25"]])
     lines = text.splitlines()
@@ -385,17 +377,6 @@ def test_exported_models_are_rewritten_and_match_the_plain_export(tiny_onnx, tmp
     frames = np.random.default_rng(0).integers(0, 256, (2, 37, 53, 3), dtype=np.uint8)
     diff = np.abs(a.run(frames).astype(int) - b.run(frames)).max()
     assert diff <= 1
-
-
-def test_case_defaults_to_the_first_style_of_a_multi_style_model(tiny_onnx_multi):
-    """Scripts that build cases without a style (benchmarks/ort_tuning.py) must still run."""
-    from rt_style.bench import Case, time_interleaved
-    from rt_style.engine import load_engine
-
-    case = Case("multi", load_engine(tiny_onnx_multi, providers="cpu", threads=1))
-    assert case.style.tolist() == [1.0, 0.0]
-    time_interleaved([case], (16, 16), 1, 3, 1)
-    assert len(case.seconds) == 3
 
 
 # ------------------------------------------------------------------------------ the peer

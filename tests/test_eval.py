@@ -1,5 +1,5 @@
-"""`rtstyle eval`: the report on tiny models, the measures themselves (warping error, α control,
-loss weighting), and one-line errors."""
+"""`rtstyle eval`: the report on tiny models, the loss-side measures (α control, loss weighting),
+and one-line errors. The warping error: tests/test_temporal.py."""
 
 from __future__ import annotations
 
@@ -13,13 +13,15 @@ import pytest
 import torch
 from PIL import Image
 
+from evaluation.adjustability import alpha_control
+from evaluation.inputs import measure_meta
+from evaluation.quality import loss_weights
+from evaluation.stylizer import EngineStylizer
 from rt_style.cli import main
 from rt_style.engine import load_engine
 from tests.conftest import smooth_image, tiny_config
-from train import temporal
-from train.eval_report import loss_weights, measure_meta
-from train.evaluate import EngineStylizer, alpha_control, style_grams_for
-from train.temporal import warping_errors
+from tests.test_temporal import moving_frames
+from train.losses import style_grams_for
 from train.trainer import Trainer
 from train.vgg import VGG19
 
@@ -30,12 +32,6 @@ def rtstyle(capsys, *args):
         main([str(a) for a in args])
     out = capsys.readouterr()
     return e.value.code, out.out, out.err
-
-
-def moving_frames(n=6, h=72, w=96, shift=3, seed=0) -> list[np.ndarray]:
-    """A smooth random scene panning `shift` pixels right per frame (BGR uint8)."""
-    big = np.asarray(smooth_image(np.random.default_rng(seed), h, w + n * shift))[..., ::-1]
-    return [np.ascontiguousarray(big[:, (n - i) * shift:(n - i) * shift + w]) for i in range(n)]
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +130,7 @@ def test_quick_report_single_style(tiny_onnx, eval_images, style_images, clip, t
     assert row in md and "default α | all-max α |" in md
     assert "worst ρ" in stdout and "picture side:" in stdout
     assert "## Picture side" in md and "smallest live slider" in md
-    from train.model_card import render
+    from evaluation.model_card import render
 
     card = render(r, "tiny", "3 steps", "rtstyle eval tiny --quick")
     assert "`rtstyle eval tiny --quick`" in card and "live per slider [≥ 12]" in card
@@ -150,8 +146,9 @@ def test_quick_report_single_style(tiny_onnx, eval_images, style_images, clip, t
 def test_quick_report_one_style_of_two_without_video(tiny_onnx_multi, eval_images,
                                                      style_images, clip, tmp_path, capsys):
     out = tmp_path / "multi"
-    code, _, err = quick(capsys, tiny_onnx_multi, out, eval_images, style_images, clip,
-                         "--style", "style1", "--no-video", "--checkpoint",
+    # the paintings as one folder: each found by its style's name
+    code, _, err = quick(capsys, tiny_onnx_multi, out, eval_images, [style_images[0].parent],
+                         clip, "--style", "style1", "--no-video", "--checkpoint",
                          tiny_onnx_multi.parent, "--card", tmp_path / "card.md",
                          "--card-title", "tiny — two styles")
     assert code == 0, err
@@ -162,6 +159,7 @@ def test_quick_report_one_style_of_two_without_video(tiny_onnx_multi, eval_image
     assert f"| style1 | {a['worst_rho']:+.2f} | {a['min_drop']:.0%} |" in card
     assert f"{r['quality']['style1']['ratio']:.2f} |" in card
     assert card.count("| style:relu") == 4 and "more large motifs and structure" in card
+    assert r["inputs"]["style_images"] == [str(p) for p in style_images]
     from train import checkpoint as ckpt_io
 
     ema = ckpt_io.load(tiny_onnx_multi.parent)["normalizer"]["ema"].tolist()
@@ -177,10 +175,11 @@ def test_quick_report_one_style_of_two_without_video(tiny_onnx_multi, eval_image
 
 def test_temporal_clips_of_every_style(tiny_onnx_multi, eval_images, style_images, clip,
                                        tmp_path, capsys):
-    """Given clips only (--no-generated-clips), every measured style at both α settings."""
+    """Given clips only (--no-generated-clips; a clip, then a folder holding it), every
+    measured style at both α settings."""
     out = tmp_path / "clips"
     code, _, err = quick(capsys, tiny_onnx_multi, out, eval_images, style_images, clip,
-                         "--video", clip, "--no-generated-clips", "--num-images", 1,
+                         "--video", clip.parent, "--no-generated-clips", "--num-images", 1,
                          "--sweep-steps", 3, "--random", 2, "--opt-steps", 1)
     assert code == 0, err
     t = json.loads((out / "report.json").read_text())["temporal"]
@@ -230,89 +229,6 @@ def test_errors_are_one_line(case, message, tiny_onnx, tiny_onnx_multi, eval_ima
     assert code == 2 and len(lines) == 1 and lines[0].startswith("error: "), err
     assert message in lines[0]
     assert not (tmp_path / "out" / "report.md").exists()
-
-
-# -------------------------------------------------------------------------- warping error
-def test_static_video_has_no_warping_error():
-    frame = moving_frames(1)[0]
-    frames = [frame.copy() for _ in range(4)]
-    r = warping_errors(frames)
-    assert r["mean"] == pytest.approx(0.0, abs=1e-10) and r["valid"] > 0.95
-    styled = [255 - f for f in frames]  # any deterministic per-frame output: still 0
-    assert warping_errors(frames, styled)["mean"] == pytest.approx(0.0, abs=1e-10)
-
-
-def test_flickering_output_has_a_larger_warping_error():
-    frames = moving_frames(5)
-    rng = np.random.default_rng(0)
-    steady = warping_errors(frames)["mean"]
-    flicker = [np.clip(f.astype(int) + rng.integers(-40, 41, f.shape), 0, 255).astype(np.uint8)
-               for f in frames]
-    flickering = warping_errors(frames, flicker)["mean"]
-    assert flickering > 10 * steady and flickering > 1e-3
-
-
-def test_flow_compensates_motion():
-    """Warping follows the motion: a panning scene's warping error is far below the plain
-    difference of consecutive frames (a flow applied the wrong way round would double it)."""
-    frames = moving_frames(5, shift=4)
-    plain = np.mean([((a.astype(float) - b) / 255) ** 2 for a, b in zip(frames, frames[1:])])
-    r = warping_errors(frames)
-    assert r["mean"] < 0.2 * plain
-    assert 0.6 < r["valid"] < 1.0  # the strip entering the frame is masked
-
-
-def test_warping_error_needs_two_frames():
-    with pytest.raises(ValueError):
-        warping_errors(moving_frames(1))
-
-
-def test_generated_clips_are_deterministic_and_what_they_say():
-    photo = temporal.synthetic_photo(80, 120)
-    pan, still = temporal.generated_clips(photo, 6, 100)
-    again = temporal.generated_clips(photo, 6, 100)
-    for a, b in zip((pan, still), again):
-        assert all(np.array_equal(x, y) for x, y in zip(a.frames, b.frames))
-    assert (pan.kind, still.kind) == ("moving", "still")
-    base = temporal.fit_side(photo, 100).astype(float)
-    # the still camera: the photo plus fresh noise of σ levels in every frame
-    noise = [f.astype(float) - base for f in still.frames]
-    assert all(abs(n.std() - temporal.STILL_NOISE) < 0.1 * temporal.STILL_NOISE for n in noise)
-    assert abs(np.corrcoef(noise[0].ravel(), noise[1].ravel())[0, 1]) < 0.05
-    # the pan: frame i is the photo moved by i steps; the flow follows it, so the input's own
-    # warping error is far below the plain difference of consecutive frames
-    sx, sy = temporal.PAN_STEP
-    assert pan.frames[0].shape[:2] == (base.shape[0] - math.ceil(5 * sy) - 1,
-                                       base.shape[1] - math.ceil(5 * sx) - 1)
-    flow = temporal.dis_flow(pan.frames[0], pan.frames[1])[10:-10, 10:-10]
-    assert np.allclose(np.median(flow.reshape(-1, 2), 0), [-sx, -sy], atol=0.15)
-    plain = np.mean([((a.astype(float) - b) / 255) ** 2 for a, b in
-                     zip(pan.frames, pan.frames[1:])])
-    assert temporal.warping_errors(pan.frames)["mean"] < 0.2 * plain
-
-
-def test_measure_tells_a_steady_stylization_from_a_flickering_one():
-    """A per-pixel colour map follows the motion (about the input's own error); a texture fixed
-    to the frame does not (far above it), on the pan and on the still clip alike."""
-    clips = temporal.generated_clips(temporal.synthetic_photo(80, 120), 5, 120)
-    rng = np.random.default_rng(0)
-    texture = rng.integers(-30, 31, (80, 120, 3))
-
-    def stylize(frames, alpha, style):
-        out = [255 - f for f in frames]  # a steady "style"
-        if alpha[0] > 0.5:  # all-max α: add the anchored texture
-            out = [np.clip(f.astype(int) + texture[:f.shape[0], :f.shape[1]], 0, 255)
-                   .astype(np.uint8) for f in out]
-        return out
-
-    r = temporal.measure(clips, stylize, {"default": [0.0], "all-max": [1.0]}, {"s": None})
-    for c in r["clips"]:
-        assert 0.7 < c["stylized"]["s"]["default"]["ratio"] < 1.5, c["name"]
-    # on the still clip the fixed texture cancels out; on the pan it swims against the scene
-    pan, still = r["clips"]
-    assert pan["stylized"]["s"]["all-max"]["ratio"] > 10
-    assert r["worst"]["s"]["moving"]["ratio"] == pan["stylized"]["s"]["all-max"]["ratio"]
-    assert not r["worst"]["s"]["moving"]["met"] and r["worst"]["s"]["still"]["met"]
 
 
 # ------------------------------------------------------------------------- the measures
@@ -401,7 +317,7 @@ def test_alpha_control_same_on_pytorch_and_onnx(tiny_onnx, style_images):
 
 
 def test_spearman_one_swap_in_five_is_exactly_the_goal():
-    from train.evaluate import spearman
+    from evaluation.adjustability import spearman
 
     assert spearman([0, 1, 2, 3, 4], [5, 3, 4, 2, 1]) == -0.9  # meets ρ ≤ −0.9, not −0.8999…
     assert spearman([0, 1, 2, 3, 4], [5, 4, 3, 2, 1]) == -1.0
@@ -411,6 +327,7 @@ def test_spearman_one_swap_in_five_is_exactly_the_goal():
 def test_temporal_with_the_steady_picture(tiny_onnx, eval_images, style_images, clip, tmp_path,
                                           capsys):
     """--stabilize S: the same measure, over clips stylized with rtstyle video's --stabilize."""
+    from evaluation import temporal
     from rt_style.stabilizer import stabilized
 
     out = tmp_path / "steady"

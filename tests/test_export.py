@@ -17,7 +17,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from export import measure
+from export import parity
 from export.graph import ExportGraph
 from export.metadata import graph_hash, read
 from export.onnx_export import export_checkpoint
@@ -115,9 +115,9 @@ def test_instance_norm_is_affine_free_and_followed_by_alpha_mul_add(fast):
 @pytest.mark.parametrize("h,w", SIZES)
 def test_parity_with_pytorch(fast, fast_ckpt, h, w):
     engine = load_engine(fast[1], providers=["CPUExecutionProvider"])
-    feeds = measure.noise_feeds(engine.meta, [(h, w)], batch=2, seed=h)[0]
+    feeds = parity.noise_feeds(engine.meta, [(h, w)], batch=2, seed=h)[0]
     ours = engine.run(feeds["image"], feeds["alpha"])
-    (diff,) = measure.compare(lambda _: ours, measure.torch_runner(_reference(fast_ckpt)),
+    (diff,) = parity.compare(lambda _: ours, parity.torch_runner(_reference(fast_ckpt)),
                               [feeds])
     assert ours.shape == (2, h, w, 3) and ours.dtype == np.uint8
     assert diff.max <= 1
@@ -257,10 +257,10 @@ def test_simplified_graph_matches(fast):
 
     model = onnx.load(fast[1])
     slim = simplifier()(model)
-    feeds = measure.noise_feeds(load_engine(fast[1]).meta, [(7, 13), (64, 48)])
-    a = measure.session_runner(cpu_session(model.SerializeToString()))
-    b = measure.session_runner(cpu_session(slim.SerializeToString()))
-    assert all(d.max <= 1 for d in measure.compare(a, b, feeds))
+    feeds = parity.noise_feeds(load_engine(fast[1]).meta, [(7, 13), (64, 48)])
+    a = parity.session_runner(cpu_session(model.SerializeToString()))
+    b = parity.session_runner(cpu_session(slim.SerializeToString()))
+    assert all(d.max <= 1 for d in parity.compare(a, b, feeds))
 
 
 def test_min_side_is_where_training_padding_always_reflects():
@@ -311,7 +311,7 @@ def test_failed_validation_writes_nothing(fast, fast_ckpt, tmp_path, monkeypatch
 
     exported = onnx.load(fast[1])
     monkeypatch.setattr(onnx_export, "trace", lambda module, opset: exported)
-    monkeypatch.setattr(measure, "compare", lambda *a: [measure.Diff((7, 13), 9, 1.0)])
+    monkeypatch.setattr(parity, "compare", lambda *a: [parity.Diff((7, 13), 9, 1.0)])
     with pytest.raises(UserError, match="differs from PyTorch by 9 > 1.*nothing written"):
         export_checkpoint(fast_ckpt, tmp_path / "m.onnx", log=lambda _: None)
     assert list(tmp_path.iterdir()) == []

@@ -190,9 +190,9 @@ def test_cpu_only_export_matches_the_default_one(tiny_onnx, tmp_path):
     """`export --cpu-only` on a real run (fast preset, input skip): validated against PyTorch
     like any export, and its uint8 output equals the default export's but for rare one-level
     flips where float rounding lands on .5; only the default export is TensorRT-compatible."""
-    from export.measure import compare, noise_feeds, session_runner
     from export.metadata import read
     from export.onnx_export import cpu_session, export_checkpoint
+    from export.parity import compare, noise_feeds, session_runner
 
     result = export_checkpoint(tiny_onnx.parent, tmp_path / "cpu.onnx", sizes=[(7, 13)],
                                log=lambda _: None, cpu_only=True)

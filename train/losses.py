@@ -27,6 +27,12 @@ def style_loss(f: torch.Tensor, target_gram: torch.Tensor) -> torch.Tensor:
     return (gram(f) - target_gram).pow(2).flatten(1).mean(1)
 
 
+def style_grams_for(vgg, styles, style_layers) -> dict:
+    """The target Gram matrices: layer → K×C×C, one per painting (each 1×3×H×W in [0, 1])."""
+    feats = [vgg(s, style_layers) for s in styles]
+    return {n: torch.cat([gram(f[n]) for f in feats]) for n in style_layers}
+
+
 def total_variation(x: torch.Tensor) -> torch.Tensor:
     """Per-example mean absolute neighbour difference: N."""
     dh = (x[:, :, 1:, :] - x[:, :, :-1, :]).abs().flatten(1).mean(1)

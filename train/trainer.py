@@ -37,13 +37,13 @@ from train.alpha_weights import (
 )
 from train.config import TrainConfig
 from train.data import ContentCrops, center_crop, load_style, random_crops
-from train.evaluate import style_grams_for
 from train.losses import (
     LossNormalizer,
     content_loss,
     gram,
     reference_scales,
     reference_weights,
+    style_grams_for,
     style_loss,
     total_variation,
 )

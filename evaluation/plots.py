@@ -1,4 +1,4 @@
-"""Line charts for evaluation reports, drawn with PIL alone.
+"""Line charts for the evaluation report, drawn with PIL alone.
 
 Pillow is already a dependency of the runtime; a plotting library would be one more install for
 a handful of curves.

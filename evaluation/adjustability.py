@@ -1,4 +1,4 @@
-"""Adjustability measurements (DESIGN.md §4): does each α component control its layer's loss?
+"""The loss side of adjustability: does each α component control its layer's loss?
 
 For every component, sweep it over [0, 1] with the others at their defaults and record the
 matching per-layer loss of the output, averaged over held-out images. A component is in control
@@ -6,7 +6,8 @@ when that loss falls monotonically (Spearman ρ close to −1) and by a real amo
 
 The network under test is any callable `model(x, alpha, style) → y` on RGB tensors in [0, 1]
 (x, y: N×3×H×W; alpha N×A; style N×K or None): a PyTorch StyleNet, or an exported model run by
-the runtime's Engine through `EngineStylizer`, so that what ships is what is measured.
+the runtime's Engine through `evaluation.stylizer.EngineStylizer`, so that what ships is what
+is measured.
 """
 
 from __future__ import annotations
@@ -14,25 +15,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from train.losses import content_loss, gram, style_loss
+from train.losses import content_loss, style_loss
 
 SWEEP = np.linspace(0.0, 1.0, 5)
-
-
-class EngineStylizer:
-    """A runtime Engine (ONNX Runtime, TensorRT) with StyleNet's calling convention: RGB float
-    tensors in [0, 1] in and out, converted to and from the model contract's uint8 BGR."""
-
-    def __init__(self, engine):
-        self.engine = engine
-
-    def __call__(self, x: torch.Tensor, alpha: torch.Tensor, style=None) -> torch.Tensor:
-        bgr = (x.detach().flip(1).permute(0, 2, 3, 1) * 255.0).round().clamp(0, 255)
-        out = self.engine.run(bgr.to(torch.uint8).cpu().numpy(),
-                              alpha=alpha.detach().cpu().numpy(),
-                              style=None if style is None else style.detach().cpu().numpy())
-        rgb = torch.from_numpy(np.ascontiguousarray(out[..., ::-1]))
-        return rgb.permute(0, 3, 1, 2).float().div(255.0)
+RHO_GOAL, DROP_GOAL = -0.9, 0.20  # in control: ρ at most this, and a drop at least this
 
 
 def spearman(x, y) -> float:
@@ -126,7 +112,3 @@ def alpha_control(model, vgg, images, style_grams, meta, style_index: int = 0,
     report["min_drop"] = min(c["drop"] for c in report["components"].values())
     return report
 
-
-def style_grams_for(vgg, styles, style_layers) -> dict:
-    feats = [vgg(s, style_layers) for s in styles]
-    return {n: torch.cat([gram(f[n]) for f in feats]) for n in style_layers}

@@ -1,8 +1,8 @@
 """Picture-side figures (issue 14): what a person sees when the sliders move, in pixels.
 
-The loss-side figures (train.evaluate.alpha_control) say each slider lowers its own layer's
-loss; these say whether the frame visibly changes, whether the sliders do different things and
-whether random α gives different pictures. Pixel distances are mean absolute differences of the
+The loss-side figures (evaluation.adjustability) say each slider lowers its own layer's loss;
+these say whether the frame visibly changes, whether the sliders do different things and whether
+random α gives different pictures. Pixel distances are mean absolute differences of the
 8-bit outputs (0–255 levels, RGB), averaged over the photos. With lo/hi the ends of each range:
 
 - live: |out(α_k = hi) − out(α_k = lo)|, the others at the model's defaults, per component;
@@ -16,7 +16,8 @@ whether random α gives different pictures. Pixel distances are mean absolute di
 - evenness: along each slider in `steps` steps (others at defaults), the largest step's change
   over the smallest (1 is perfectly even; a dead half of a slider makes it large).
 
-The model is any callable (x, alpha, style) → y on RGB tensors in [0, 1] (see train.evaluate).
+The model is any callable (x, alpha, style) → y on RGB tensors in [0, 1] (see
+evaluation.adjustability).
 """
 
 from __future__ import annotations

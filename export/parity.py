@@ -1,4 +1,4 @@
-"""Export parity and speed, measured as DESIGN.md §4 asks.
+"""Export parity and speed: does the exported graph compute what PyTorch computes, how fast?
 
 Parity: two runners (PyTorch, ONNX Runtime sessions of different precisions) on the same frames
 and random α, at several sizes including odd and tiny ones; differences in 0–255 units of the

@@ -6,8 +6,8 @@ only the title and how the model was trained come from the person who trained it
 
 from __future__ import annotations
 
+from evaluation.temporal import table
 from rt_style.models import effect
-from train.temporal import table
 
 
 def _pct(v) -> str:

@@ -1,4 +1,4 @@
-"""Temporal stability as DESIGN.md §4 measures it: the warping error of a frame sequence.
+"""Temporal stability (flicker): the warping error of a frame sequence over the input's own.
 
 Optical flow is computed on the *input* frames (OpenCV DIS), so the stylized video is judged by
 how well it follows the motion that is really there: frame t+1's output is warped back to frame

@@ -1,10 +1,10 @@
-"""Picture-side figures (train.looks) on toy models whose answers are known."""
+"""Picture-side figures (evaluation.picture_side) on toy models whose answers are known."""
 
 import numpy as np
 import pytest
 import torch
 
-from train.looks import meets, picture_side, summary_line
+from evaluation.picture_side import meets, picture_side, summary_line
 
 META = {"alpha_names": ["style:a", "style:b"], "alpha_defaults": [0.5, 0.5],
         "style_names": ["s"], "style_layers": ["relu1_1"]}
@@ -54,7 +54,7 @@ def test_a_model_that_ignores_alpha_has_no_diversity_and_dead_sliders():
 
 
 def test_span_compares_the_top_with_the_defaults():
-    from train.evaluate import style_grams_for
+    from train.losses import style_grams_for
     from train.vgg import VGG19
 
     vgg = VGG19(["relu1_1"])

@@ -1,0 +1,213 @@
+"""The stages of `rtstyle eval`: each measures one thing and returns its part of the report,
+saving its plots and sheets into the report folder. The command reads the inputs, runs the
+stages in turn and hands the report to evaluation.report."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from evaluation import temporal
+from evaluation.adjustability import alpha_control
+from evaluation.diversity import diversity
+from evaluation.inputs import load_images, log, measure_meta
+from evaluation.picture_side import picture_side
+from evaluation.plots import line_chart
+from evaluation.quality import normaliser_estimate, quality
+from evaluation.stylizer import EngineStylizer
+from rt_style.alpha import short_name
+from rt_style.imageio import load_image, resized, to_bgr
+from rt_style.sheet import grid, random_sheet, sweep_sheet
+from rt_style.stabilizer import stabilized
+from train.losses import style_grams_for
+from train.vgg import VGG19
+
+# The protocol: full, and --quick (tests, a first look). Options given win.
+FULL = dict(num_images=16, size=256, sweep_steps=5, random=8, diversity_images=4, opt_images=2,
+            opt_steps=200, opt_size=256, opt_lr=0.02, video_frames=30, video_side=360,
+            sheet_side=384, looks_size=384)
+QUICK = dict(num_images=3, size=96, sweep_steps=4, random=4, diversity_images=2, opt_images=1,
+             opt_steps=20, opt_size=64, opt_lr=0.02, video_frames=5, video_side=96,
+             sheet_side=96, looks_size=64)
+
+
+class Evaluation:
+    """What every stage reads: the model run through the runtime, its description in the
+    measures' form, VGG-19 with the paintings' Gram targets, and the held-out photos."""
+
+    def __init__(self, engine, settings: dict, photos: Path, batch: torch.Tensor, used: list,
+                 measured: list[int], paintings: list[torch.Tensor]):
+        self.engine, self.settings, self.measured = engine, settings, measured
+        self.photos, self.batch, self.used = Path(photos), batch, used
+        self.names = engine.style_names
+        self.meta = measure_meta(engine.meta)
+        self.vgg = VGG19(self.meta["content_layers"] + self.meta["style_layers"])
+        with torch.no_grad():
+            self.grams = style_grams_for(self.vgg, paintings, self.meta["style_layers"])
+        self.stylize = EngineStylizer(engine)
+
+    def tag(self, k: int) -> str:
+        """File name suffix of style k: none for a single-style model."""
+        return "" if len(self.names) == 1 else f"_{self.names[k]}"
+
+    def mix(self, k: int):
+        """Style k alone as the engine's style input; None for a single-style model."""
+        return None if len(self.names) == 1 else np.eye(len(self.names), dtype=np.float32)[k]
+
+
+class StageClock:
+    """Seconds each stage took, for planning runs (report.json: stage_seconds)."""
+
+    def __init__(self, report: dict):
+        self.report, self.start = report, time.time()
+
+    def lap(self, stage: str) -> None:
+        now = time.time()
+        self.report.setdefault("stage_seconds", {})[stage] = round(now - self.start, 1)
+        self.start = now
+
+
+def measure_adjustability(ev: Evaluation, out: Path) -> dict:
+    """Per style: each α component swept, its own layer's loss (evaluation.adjustability)."""
+    sweep = np.linspace(0.0, 1.0, ev.settings["sweep_steps"])
+    section = {}
+    for k in ev.measured:
+        log(f"adjustability: {ev.names[k]}: {ev.engine.num_alpha} α components × {len(sweep)} "
+            f"values × {len(ev.batch)} images")
+        a = alpha_control(ev.stylize, ev.vgg, ev.batch, ev.grams, ev.meta, style_index=k,
+                          batch=4, sweep=sweep)
+        a["plot"] = f"adjustability{ev.tag(k)}.png"
+        line_chart({short_name(n): (c["sweep"], [v / c["loss"][0] if c["loss"][0] else 0
+                                                 for v in c["loss"]])
+                    for n, c in a["components"].items()},
+                   f"{ev.names[k]}: each α swept, others at defaults", "α",
+                   "own layer's loss / loss at α = 0").save(out / a["plot"])
+        section[ev.names[k]] = a
+    return section
+
+
+def measure_picture_side(ev: Evaluation) -> dict:
+    """Per style: what a person sees when the sliders move (evaluation.picture_side)."""
+    s = ev.settings
+    photos, _ = load_images(ev.photos, s["num_images"], s["looks_size"])
+    meta = {**ev.meta, "alpha_ranges": ev.engine.alpha_ranges.tolist()}
+    section = {}
+    for k in ev.measured:
+        log(f"picture side: {ev.names[k]}: {len(photos)} images at {s['looks_size']} px")
+        section[ev.names[k]] = picture_side(ev.stylize, photos, meta, vgg=ev.vgg,
+                                            style_grams=ev.grams, style_index=k,
+                                            random=s["random"], steps=s["sweep_steps"],
+                                            seed=s["seed"])
+    return section
+
+
+def measure_diversity(ev: Evaluation) -> dict:
+    """Per style: outputs under random α, uniform in each range (evaluation.diversity)."""
+    s = ev.settings
+    ranges = ev.engine.alpha_ranges
+    rng = np.random.default_rng(s["seed"])
+    alphas = rng.uniform(ranges[:, 0], ranges[:, 1], (s["random"], ev.engine.num_alpha))
+    section = {}
+    for k in ev.measured:
+        log(f"diversity: {ev.names[k]}: {s['random']} random α × "
+            f"{min(s['diversity_images'], len(ev.batch))} images")
+        section[ev.names[k]] = diversity(ev.stylize, ev.vgg, ev.batch[:s["diversity_images"]],
+                                         ev.grams, ev.meta, k, alphas)
+    return section
+
+
+def loss_normalisation(ev: Evaluation, ema=None, checkpoint=None) -> tuple[dict, dict]:
+    """(style index → the scale of each loss layer in the quality objective, what the report
+    says about it). A `fixed` model carries its training divisors; otherwise the trainer's
+    loss EMA L̄ comes from the checkpoint (`ema`) or is estimated from the network's outputs."""
+    s, meta = ev.settings, ev.engine.meta
+    if meta.get("loss_norm") == "fixed":  # the training divisors themselves: nothing to estimate
+        fixed = np.array(meta["loss_scales"])
+        return ({k: 1.0 / fixed[k] for k in ev.measured},
+                {"loss_scales": {ev.names[k]: fixed[k].tolist() for k in ev.measured},
+                 "normalisation_note": "Each style's losses are divided by the fixed per-layer "
+                                       "sizes the model carries, as the trainer did."})
+    estimate = normaliser_estimate(ev.stylize, ev.vgg, ev.batch[:s["diversity_images"]],
+                                   ev.grams, ev.meta, ev.measured, 2 * s["random"], s["seed"])
+    fields = {"normaliser_estimate": [float(v) for v in estimate]}
+    if ema is not None:
+        lbar = ema
+        fields["normalisation_note"] = (f"L̄ is the loss EMA of the training checkpoint "
+                                        f"`{checkpoint}`, as the trainer used it.")
+    else:
+        lbar = estimate
+        fields["normalisation_note"] = (
+            "The ONNX model does not carry the trainer's loss EMA L̄, so L̄ is estimated as "
+            "what the EMA tracks in training: the network's mean raw per-layer losses, here "
+            f"on {min(s['diversity_images'], len(ev.batch))} image(s) under "
+            f"{2 * s['random']} α each drawn as the trainer draws them by default "
+            "(a quarter each uniform, all zeros, one-hot, all ones); pass --checkpoint to "
+            "use the trainer's own.")
+    fields["normaliser_lbar"] = [float(v) for v in lbar]
+    return dict.fromkeys(ev.measured, lbar.sum() / np.clip(lbar, 1e-12, None)), fields
+
+
+def _bgr_uint8(t: torch.Tensor) -> np.ndarray:
+    return np.ascontiguousarray((t.permute(1, 2, 0).numpy()[..., ::-1] * 255).round()
+                                .clip(0, 255).astype(np.uint8))
+
+
+def measure_quality(ev: Evaluation, out: Path, scales: dict) -> dict:
+    """Per style: the network against optimisation on the same objective
+    (evaluation.quality), with a loss plot and the photo / network / optimised sheet."""
+    s = ev.settings
+    photos, _ = load_images(ev.photos, s["opt_images"], s["opt_size"])
+    section = {}
+    for k in ev.measured:
+        log(f"quality: {ev.names[k]}: {s['opt_steps']} optimisation steps on "
+            f"{len(photos)} image(s) at {s['opt_size']} px")
+        q = quality(ev.stylize, ev.vgg, photos, ev.grams, ev.meta, k, scales[k],
+                    s["opt_steps"], s["opt_lr"])
+        y_net, y_opt = q.pop("_outputs")
+        q["plot"] = f"quality{ev.tag(k)}.png"
+        q["sheet"] = f"quality_images{ev.tag(k)}.png"
+        line_chart({"optimisation": (list(range(len(q["history"]))), q["history"])},
+                   f"{ev.names[k]}: total loss, optimisation vs network", "Adam step",
+                   "total loss (normalised, weighted)",
+                   hlines={"network": float(np.mean(q["network"]))}).save(out / q["plot"])
+        rows = [[_bgr_uint8(x), _bgr_uint8(yn), _bgr_uint8(yo)]
+                for x, yn, yo in zip(photos, y_net, y_opt)]
+        caps = [["photo", f"network {n:.3g}", f"optimised {o:.3g}"]
+                for n, o in zip(q["network"], q["optimised"])]
+        grid(rows, captions=caps).save(out / q["sheet"])
+        section[ev.names[k]] = q
+    return section
+
+
+def measure_temporal(ev: Evaluation, clips: list, out: Path, stabilize: float = 0.0) -> dict:
+    """Warping error of every clip at the default and the all-max α, every measured style
+    (evaluation.temporal), with a plot per frame pair; with `stabilize` > 0 through the run
+    time's steady-picture blend (rt_style.stabilizer), as `--stabilize` shows it."""
+    mixes = {ev.names[k]: ev.mix(k) for k in ev.measured}
+    alphas = {"default": ev.engine.alpha_defaults, "all-max": ev.engine.alpha_ranges[:, 1]}
+    t = temporal.measure(clips, stabilized(temporal.engine_stylizer(ev.engine), stabilize),
+                         alphas, mixes, log)
+    t["stabilize"] = stabilize
+    t["plot"] = "temporal.png"
+    line_chart(temporal.plot_series(t), f"warping error per frame pair over the input's "
+               f"({ev.names[ev.measured[0]]}, default α)", "frame t",
+               "stylized / input warping error").save(out / t["plot"])
+    return t
+
+
+def make_sheets(ev: Evaluation, out: Path) -> dict:
+    """Per style: `rtstyle image`'s sweep and random-α sheets on the first photo."""
+    s, engine = ev.settings, ev.engine
+    rgb, _, _ = load_image(ev.used[0])
+    bgr = to_bgr(resized(rgb, None, None, s["sheet_side"]))
+    section = {}
+    for k in ev.measured:
+        files = {"sweep": f"sweep{ev.tag(k)}.png", "random": f"random{ev.tag(k)}.png"}
+        sweep_sheet(engine, bgr, engine.alpha_defaults, ev.mix(k), s["sweep_steps"]).save(
+            out / files["sweep"])
+        random_sheet(engine, bgr, ev.mix(k), s["random"], s["seed"]).save(out / files["random"])
+        section[ev.names[k]] = files
+    return section

@@ -30,14 +30,8 @@ import onnxruntime as ort
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rt_style.engine import META_KEY, OrtEngine, load_engine  # noqa: E402
+from rt_style.engine import OrtEngine, load_engine, session_info  # noqa: E402
 from rt_style.timing import Case, cores, frames_for, summary, time_interleaved  # noqa: E402
-
-
-def model_meta(session) -> dict:
-    """The rtstyle metadata of a model opened in a plain session."""
-    # TODO(issue 20a): use the runtime's public reader of an ONNX model's metadata.
-    return json.loads(session.get_modelmeta().custom_metadata_map[META_KEY])
 
 
 def session(path: Path, threads: int, configure=None) -> OrtEngine:
@@ -48,7 +42,7 @@ def session(path: Path, threads: int, configure=None) -> OrtEngine:
     if configure:
         configure(options)
     s = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    return OrtEngine(s, model_meta(s), path)  # TODO(issue 20a): public metadata reader
+    return OrtEngine(s, session_info(s, path), path)
 
 
 class BoundEngine(OrtEngine):
@@ -132,7 +126,7 @@ def profile(path: Path, threads: int, size, runs: int) -> dict:
         options.enable_profiling = True
         options.profile_file_prefix = str(Path(tmp) / "ort")
         s = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        e = OrtEngine(s, model_meta(s), path)  # TODO(issue 20a): public metadata reader
+        e = OrtEngine(s, session_info(s, path), path)
         image = frames_for(size, 1)[0]
         for _ in range(runs):
             e.run(image)

@@ -312,11 +312,6 @@ def session_info(session, path: Path) -> ModelInfo:
     return _parse_info(meta, path)
 
 
-def _read_meta(session, path: Path) -> dict:
-    """The description as a dict; kept for callers older than session_info."""
-    return session_info(session, path).to_dict()
-
-
 def read_info(path) -> ModelInfo:
     """An .onnx model's description, read without running it (a UserError if it has none)."""
     path = Path(path)

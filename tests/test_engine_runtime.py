@@ -106,7 +106,7 @@ def test_ranges_come_from_the_metadata(tiny_onnx):
     engine.info.components[0] = dataclasses.replace(first, range=(0.0, 0.25))
     assert engine.alpha_ranges[0].tolist() == [0.0, 0.25]
     assert engine.meta["alpha"][0]["range"] == [0.0, 0.25]
-    with pytest.raises(UserError, match=r"relu1_1 = 0.5 is outside its range \[0, 0.25\]"):
+    with pytest.raises(UserError, match=r"relu1_1 = 0.65 is outside its range \[0, 0.25\]"):
         engine.run(_frames())  # the defaults themselves are now out of range
 
 

@@ -57,7 +57,7 @@ def test_lists_models_styles_components_and_default(shelf, capsys):
                         ("relu3_1", "strokes and patterns"),
                         ("relu4_1", "large motifs and structure")):
         line = next(li for li in default.splitlines() if li.strip().startswith(layer))
-        assert "style" in line and "0.50" in line and "0–1" in line and what in line
+        assert "style" in line and "0.65" in line and "0–1" in line and what in line
     assert "content (relu2_2): fixed weight 1;" in default
     blend = _block(out, "blend")
     assert "(default)" not in blend and "styles: style0, style1" in blend

@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from rt_style.errors import UserError
+from rt_style.videoio import VIDEO_SUFFIXES  # one list: what the video reader opens
 
 # Targets of issue 16: warping error over the input's own, per kind of clip.
 TARGETS = {"moving": 2.0, "still": 10.0}
@@ -32,7 +33,6 @@ TARGETS = {"moving": 2.0, "still": 10.0}
 # (the bundled model's rises from 5× at σ = 4 to 9× at σ = 2 and 13× at σ = 1 on Starry Night).
 STILL_NOISE = 2.0
 PAN_STEP = (0.6, 0.2)  # the slow pan: pixels per frame, x and y (≥ 0)
-VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi")
 
 
 def _gray(bgr: np.ndarray) -> np.ndarray:

@@ -1,0 +1,51 @@
+"""Two artefacts a person sees that the loss does not: a line along a border and a regular grid.
+
+Both are measured on 8-bit frames against the photo itself, so the picture's own content
+cancels: `border` is the largest mean |gradient| across any of the outermost `depth` columns or
+rows of the output, relative to the photo's at the same place, over the same ratio in the
+interior (1 = no line; a 1-px line of 20 levels on a calm border reads about 2–4). `grid` is
+the spectral peak of the output's column- and row-mean |gradient| profile at a period of 2, 4
+or 8 px (the network's strides) over the median of the spectrum, divided by the photo's own
+(1 = no more periodic than the photo).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+PERIODS = (2, 4, 8)
+
+
+def _profiles(img: np.ndarray):
+    f = img.astype(np.float64)
+    gx = np.abs(np.diff(f, axis=1)).mean(axis=(0, 2))  # per column boundary
+    gy = np.abs(np.diff(f, axis=0)).mean(axis=(1, 2))  # per row boundary
+    return gx, gy
+
+
+def border(out: np.ndarray, photo: np.ndarray, depth: int = 12, inner: int = 32) -> float:
+    """out, photo: H×W×3 uint8."""
+    worst = 0.0
+    for po, pp in zip(_profiles(out), _profiles(photo)):
+        ratio = po / np.maximum(pp, 0.5)
+        base = np.median(ratio[inner:-inner])
+        edge = np.concatenate([ratio[:depth], ratio[-depth:]])
+        worst = max(worst, float(edge.max() / max(base, 1e-6)))
+    return worst
+
+
+def _peak(profile: np.ndarray, period: int, inner: int = 32) -> float:
+    p = profile[inner:-inner]
+    spectrum = np.abs(np.fft.rfft(p - p.mean()))
+    freqs = np.fft.rfftfreq(len(p))
+    k = int(np.argmin(np.abs(freqs - 1.0 / period)))
+    return float(spectrum[k] / max(np.median(spectrum[1:]), 1e-9))
+
+
+def grid(out: np.ndarray, photo: np.ndarray) -> float:
+    """The strongest periodicity at the strides, over the photo's own."""
+    worst = 0.0
+    for po, pp in zip(_profiles(out), _profiles(photo)):
+        for period in PERIODS:
+            worst = max(worst, _peak(po, period) / max(_peak(pp, period), 1.0))
+    return worst

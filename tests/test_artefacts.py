@@ -1,0 +1,39 @@
+"""The border-line and grid figures read 1 on the photo itself and rise with each artefact."""
+
+import numpy as np
+
+from evaluation.artefacts import border, grid
+
+
+def photo(h=160, w=200, seed=0):
+    """A smooth random picture (noise blurred by 9 px boxes) with fine sensor-like noise: no
+    periodicity of its own."""
+    rng = np.random.default_rng(seed)
+    img = rng.normal(128, 60, (h, w, 3))
+    box = np.ones(9) / 9
+    for axis in (0, 1):
+        img = np.apply_along_axis(lambda v: np.convolve(v, box, mode="same"), axis, img)
+    img += rng.normal(0, 2, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def test_the_photo_itself_reads_one():
+    x = photo()
+    assert border(x, x) == 1.0 and grid(x, x) == 1.0
+
+
+def test_a_line_inside_the_border_is_seen_and_is_not_a_grid():
+    x = photo()
+    y = x.astype(int)
+    y[:, 3] += 40
+    y = np.clip(y, 0, 255).astype(np.uint8)
+    assert border(y, x) > 2.0
+    assert grid(y, x) < 1.5
+
+
+def test_a_period_four_pattern_is_a_grid():
+    x = photo()
+    y = x.astype(int)
+    y[:, ::4] += 8
+    y = np.clip(y, 0, 255).astype(np.uint8)
+    assert grid(y, x) > 3.0

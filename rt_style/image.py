@@ -78,7 +78,7 @@ def image_command(inputs, output, sample, force, engine_name, provider, threads,
     """
     from rt_style import samples
 
-    inputs = samples.inputs_or_sample(inputs, sample, samples.PHOTO)
+    inputs = samples.inputs_or_sample(inputs, sample, samples.photo)
     if sweep and random_n:
         raise UserError("give --sweep or --random, not both")
     if random_n and alpha:

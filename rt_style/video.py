@@ -179,7 +179,7 @@ def video_command(inputs, output, sample, force, engine_name, provider, threads,
     """
     from rt_style import samples
 
-    inputs = samples.inputs_or_sample(inputs, sample, samples.CLIP)
+    inputs = samples.inputs_or_sample(inputs, sample, samples.clip)
     files, from_folder = expand_inputs(inputs, VIDEO_SUFFIXES, "video")
     pairs = plan_outputs(files, output, output_name, force, to_folder=from_folder)
     encoding = Encoding(codec, crf, bitrate, preset, pix_fmt)

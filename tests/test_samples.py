@@ -35,20 +35,27 @@ def first_command() -> list[str]:
     return shlex.split("rtstyle" + line.split("&& rtstyle", 1)[1])
 
 
-def test_samples_are_small_and_packaged():
-    clip, photo = samples.CLIP, samples.PHOTO
-    assert clip.stat().st_size + photo.stat().st_size < 1_000_000
+def test_the_photo_is_packaged_and_the_clip_made_once_into_the_cache(tmp_path, monkeypatch,
+                                                                       capsys):
+    photo = samples.photo()
+    assert min(Image.open(photo).size) >= 256 and photo.stat().st_size < 500_000
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert "samples/sample.jpg" in data["package-data"]["rt_style"]
+    if shutil.which("git") and (ROOT / ".git").exists():  # the repository keeps no videos
+        tracked = subprocess.run(["git", "ls-files", "*.mp4", "*.mov", "*.mkv", "*.webm"],
+                                 cwd=ROOT, capture_output=True, text=True, check=True)
+        assert tracked.stdout == ""
+    monkeypatch.setenv("RTSTYLE_CACHE", str(tmp_path))
+    clip = samples.clip()
+    assert clip.parent.parent == tmp_path and "making the sample clip" in capsys.readouterr().err
     with av.open(str(clip)) as c:
         kinds = sorted(s.type for s in c.streams)
         seconds = c.duration / av.time_base
+        assert c.streams.video[0].frames == 100
     assert kinds == ["audio", "video"] and 3 <= seconds <= 10
-    assert min(Image.open(photo).size) >= 256
-    data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
-    packaged = data["package-data"]["rt_style"]
-    assert {"samples/sample.mp4", "samples/sample.jpg"} <= set(packaged)
-    if shutil.which("git") and (ROOT / ".git").exists():  # *.mp4 is ignored, but not this one
-        ignored = subprocess.run(["git", "check-ignore", "-q", str(clip)], cwd=ROOT)
-        assert ignored.returncode == 1, "sample.mp4 is git-ignored"
+    mtime = clip.stat().st_mtime_ns
+    assert samples.clip() == clip and clip.stat().st_mtime_ns == mtime  # made once
+    assert list(clip.parent.iterdir()) == [clip]  # no temporary left behind
 
 
 def test_sample_generator_draws_a_moving_scene():

@@ -64,10 +64,14 @@ class LossNormalizer(nn.Module):
         self.ema.copy_(torch.where(fresh, batch_means, torch.where(valid, blended, self.ema)))
         self.initialized.fill_(bool(self.initialized) or bool((self.ema != 0).all()))
 
+    def factors(self) -> torch.Tensor:
+        """L: what each layer's raw loss is multiplied by, (Σ_i L̄_i) / L̄_l."""
+        ema = self.ema.clamp_min(1e-12)
+        return ema.sum() / ema
+
     def forward(self, losses: torch.Tensor) -> torch.Tensor:
         """losses: N×L raw per-example per-layer losses → N×L normalised (EMA must be updated)."""
-        ema = self.ema.clamp_min(1e-12)
-        return losses * (ema.sum() / ema)
+        return losses * self.factors()
 
 
 @torch.no_grad()

@@ -409,13 +409,13 @@ class Trainer:
         weights = self.loss_weights(alpha)
         self.normalizer.update(*self.batch_scales(raw.detach(), weights))  # also logged
         if self.cfg.loss_norm == "fixed":
-            scale = self.ref_scales[styles]
+            factor = self.ref_scales[styles].reciprocal()
         else:
-            scale = self.normalizer(torch.ones_like(raw)).reciprocal()
-        norm = raw / scale
+            factor = self.normalizer.factors().expand_as(raw)
+        norm = raw * factor
         extra = {}
         if anchor is not None:  # on the scale of the style layer it anchors
-            anchor = anchor.float() / scale[:, len(self.cfg.content_layers):]
+            anchor = anchor.float() * factor[:, len(self.cfg.content_layers):]
             extra["anchor"] = anchor.detach().mean().item()
         loss = self.objective(norm, weights, y, x, alpha, anchor).mean()
         if self.cfg.tv_weight > 0:

@@ -22,6 +22,7 @@ from tests.test_webcam import (  # noqa: F401  (display is a fixture)
     _finish,
     _open_window,
     _press,
+    _wait_for,
     display,
 )
 
@@ -210,7 +211,10 @@ def test_t_key_in_a_real_window(display, tmp_path):  # noqa: F811
     clip = _clip(tmp_path / "moving.mp4", frames=30)
     log = tmp_path / "state.jsonl"
     proc, _ = _open_window("classics", clip, display, log, "--style", "0")
-    _press(display, log, ["t", "t", "t", "q"])
+    _press(display, log, ["t"])
+    _wait_for(lambda: any(f["stabilize"] for f in _events(log, "frame")), 60,
+              "a frame with the steady picture on", proc)
+    _press(display, log, ["t", "t", "q"])
     code, out, err = _finish(proc)
     assert code == 0, err
     pressed = _events(log, "key")

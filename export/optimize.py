@@ -18,8 +18,8 @@
 
 Those are `PORTABLE` (the exporter's default): the graph stays in the form TensorRT parses.
 `CPU` (`rtstyle export --cpu-only`, `python -m export.optimize IN OUT --cpu`) adds rewrites
-that only ONNX Runtime runs, measured faster on its CPU provider (issue 15: 1.18–1.25× in
-all; trt_check names what TensorRT would reject):
+that only ONNX Runtime runs, measured faster on its CPU provider (issue 15: 1.07–1.17× in
+wall time, 1.10–1.22× in CPU time; trt_check names what TensorRT would reject):
 
 - `fused_cin`: conditional instance norm is InstanceNormalization (no affine) → Mul γ → Add β,
   three passes over the activations; as InstanceNormalization on a 1×(N·C)×H×W view with γ, β

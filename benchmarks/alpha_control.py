@@ -50,7 +50,7 @@ def main():
     ap.add_argument("--eval-size", type=int, default=256)
     ap.add_argument("--looks-size", type=int, default=384)
     ap.add_argument("--alpha-default", type=float, default=None,
-                    help="measure with every slider starting here instead of the trained meta")
+                    help="measure with every slider starting here instead of the trained defaults")
     ap.add_argument("overrides", nargs="*", help="extra trainer options as key=value")
     args = ap.parse_args()
 
@@ -67,31 +67,31 @@ def main():
         trainer.fit()
     train_s = time.time() - t0
 
-    model, meta = ckpt_io.load_model(last)
+    model, info = ckpt_io.load_model(last)
     tag = ""
     if args.alpha_default is not None:
-        meta["alpha_defaults"] = [args.alpha_default] * len(meta["alpha_names"])
+        info = info.with_defaults([args.alpha_default] * info.num_alpha)
         tag = f"-start{args.alpha_default:g}"
-    vgg = VGG19(meta["content_layers"] + meta["style_layers"])
+    vgg = VGG19(info.content_layers + info.style_layers)
     paths = find_images(DATA / "content" / "eval")[: args.eval_images]
     images = torch.stack([center_crop(p, args.eval_size) for p in paths])
     with torch.no_grad():
-        grams = style_grams_for(vgg, [load_style(args.style, cfg.style_size)], meta["style_layers"])
-    report = alpha_control(model, vgg, images, grams, meta)
+        grams = style_grams_for(vgg, [load_style(args.style, cfg.style_size)], info.style_layers)
+    report = alpha_control(model, vgg, images, grams, info)
     looks_images = torch.stack([center_crop(p, args.looks_size) for p in paths])
-    looks = picture_side(model, looks_images, meta, vgg=vgg, style_grams=grams)
-    report.update(name=args.name, steps=meta["steps"], overrides=args.overrides,
+    looks = picture_side(model, looks_images, info, vgg=vgg, style_grams=grams)
+    report.update(name=args.name, steps=info.steps, overrides=args.overrides,
                   train_seconds_this_call=round(train_s), eval_images=len(paths),
-                  eval_size=args.eval_size, alpha_defaults=meta["alpha_defaults"], looks=looks)
+                  eval_size=args.eval_size, alpha_defaults=info.alpha_defaults, looks=looks)
     (out / f"alpha_control{tag}.json").write_text(json.dumps(report, indent=1))
-    title = f"{args.name} step {meta['steps']}"
-    sheet = sample_sheet(model, list(looks_images[:2]), meta["alpha_defaults"],
-                         meta["alpha_names"], meta["style_names"], title=title)
+    title = f"{args.name} step {info.steps}"
+    sheet = sample_sheet(model, list(looks_images[:2]), info.alpha_defaults,
+                         info.alpha_names, info.style_names, title=title)
     sheet.save(out / f"sweep{tag}.png")
     random_alpha_sheet(model, list(looks_images[:2]), looks["random_alpha"][:6],
-                       meta["style_names"], title=title).save(out / "random.png")
+                       info.style_names, title=title).save(out / "random.png")
     comps = report["components"]
-    print(f"{args.name}: steps {meta['steps']}  " + "  ".join(
+    print(f"{args.name}: steps {info.steps}  " + "  ".join(
         f"{n.split(':')[1]} drop {c['drop']:+.0%} ρ {c['rho']:+.2f}" for n, c in comps.items())
         + "  strength " + " ".join(f"{v:.2f}" for v in report["strength"].values()))
     print(f"{args.name}{tag}: looks  " + summary_line(looks))

@@ -35,6 +35,8 @@ import numpy as np  # noqa: E402
 import onnx  # noqa: E402
 
 from export.optimize import CPU, PORTABLE, optimize  # noqa: E402
+from rt_style.contract import ALPHA, IMAGE, STYLIZED  # noqa: E402
+from rt_style.scaling import parse_size  # noqa: E402
 
 TODAY = ("gathers", "subpixel")  # the exporter's rewrites before issue 15's levers
 LEVERS = {  # label → passes (TODAY plus one lever, or in place of subpixel: "transposed")
@@ -90,7 +92,7 @@ class Session:
                                             providers=["CPUExecutionProvider"])
 
     def run(self, image, alpha, style=None):
-        return self.session.run(["stylized"], {"image": image, "alpha": alpha})[0]
+        return self.session.run([STYLIZED], {IMAGE: image, ALPHA: alpha})[0]
 
 
 def parity(a: Session, b: Session, sizes=((1, 1), (7, 13), (61, 37), (240, 320))) -> dict:
@@ -143,8 +145,8 @@ def profile(proto: onnx.ModelProto, size, threads: int, runs: int) -> dict:
     session = ort.InferenceSession(proto.SerializeToString(), options,
                                    providers=["CPUExecutionProvider"])
     w, h = size
-    feeds = {"image": np.random.default_rng(0).integers(0, 256, (1, h, w, 3), dtype=np.uint8),
-             "alpha": np.full((1, 4), 0.5, np.float32)}
+    feeds = {IMAGE: np.random.default_rng(0).integers(0, 256, (1, h, w, 3), dtype=np.uint8),
+             ALPHA: np.full((1, 4), 0.5, np.float32)}
     for _ in range(runs + 2):
         session.run(None, feeds)
     path = session.end_profiling()
@@ -188,7 +190,7 @@ def main(argv=None) -> None:
                         help="instead of timing: ONNX Runtime's per-operator profile of today's "
                              "and the CPU graph of each preset, per-node minima over CALLS")
     args = parser.parse_args(argv)
-    size = tuple(int(v) for v in args.size.lower().split("x"))
+    size = parse_size(args.size, both=True)
     levers = [v.strip() for v in args.levers.split(",") if v.strip()]
     cases, checks, passes = {}, {}, {}
     for preset in (p.strip() for p in args.presets.split(",") if p.strip()):

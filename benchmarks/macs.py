@@ -20,6 +20,7 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 
+from rt_style.scaling import parse_size  # noqa: E402
 from train.model import PRESETS, StyleNet  # noqa: E402
 
 
@@ -62,7 +63,7 @@ def main(argv=None) -> None:
     parser.add_argument("--width", type=float, default=1.0, help="channel width multiplier")
     parser.add_argument("--json", help="also write the figures here")
     args = parser.parse_args(argv)
-    w, h = (int(v) for v in args.size.lower().split("x"))
+    w, h = parse_size(args.size, both=True)
     rows = {}
     for name in [p.strip() for p in args.presets.split(",") if p.strip()]:
         if name not in PRESETS:

@@ -30,7 +30,9 @@ import onnxruntime as ort
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from rt_style.contract import IMAGE, STYLIZED  # noqa: E402
 from rt_style.engine import OrtEngine, load_engine, session_info  # noqa: E402
+from rt_style.scaling import parse_size  # noqa: E402
 from rt_style.timing import Case, cores, frames_for, summary, time_interleaved  # noqa: E402
 
 
@@ -49,14 +51,14 @@ class BoundEngine(OrtEngine):
     """IO binding: inputs bound from the caller's arrays, output into one preallocated array."""
 
     def _infer(self, feeds):
-        image = feeds["image"]
+        image = feeds[IMAGE]
         if getattr(self, "_shape", None) != image.shape:
             self._shape, self._out = image.shape, np.empty(image.shape, np.uint8)
             self._binding = self.session.io_binding()
         b = self._binding
         for name, value in feeds.items():
             b.bind_cpu_input(name, value)
-        b.bind_output("stylized", "cpu", 0, np.uint8, self._out.shape,
+        b.bind_output(STYLIZED, "cpu", 0, np.uint8, self._out.shape,
                       self._out.__array_interface__["data"][0])
         self.session.run_with_iobinding(b)
         return self._out
@@ -115,7 +117,7 @@ def _selected(names: dict, only: str | None) -> dict:
 
 def _bound(path, threads):
     e = session(path, threads)
-    return BoundEngine(e.session, e.meta, e.path)
+    return BoundEngine(e.session, e.info, e.path)
 
 
 def profile(path: Path, threads: int, size, runs: int) -> dict:
@@ -208,7 +210,7 @@ def main():
     ap.add_argument("--out", help="JSON results file")
     args = ap.parse_args()
     path = Path(args.model)
-    size = tuple(int(v) for v in args.size.split("x"))
+    size = parse_size(args.size, both=True)
     if args.what == "profile":
         result = profile(path, args.threads, size, args.frames)
         print(f"median run {result['median_run_ms']:.1f} ms, kernels "

@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import numpy as np  # noqa: E402
 
 from rt_style.engine import load_engine  # noqa: E402
+from rt_style.scaling import parse_size  # noqa: E402
 from rt_style.timing import Case, machine, summary, time_interleaved  # noqa: E402
 
 
@@ -60,7 +61,7 @@ def main(argv=None) -> None:
                         help="where random-init checkpoints and exports are cached")
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args(argv)
-    w, h = (int(v) for v in args.size.lower().split("x"))
+    w, h = parse_size(args.size, both=True)
     work = Path(args.work)
     names = [p.strip() for p in args.presets.split(",") if p.strip()]
     unknown = [n for n in names if n not in PRESETS]

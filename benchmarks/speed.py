@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from rt_style.engine import load_engine  # noqa: E402
+from rt_style.scaling import parse_size  # noqa: E402
 from rt_style.timing import (  # noqa: E402
     Case,
     cores,
@@ -250,8 +251,8 @@ def main():
     if args.prepare:
         log("prepared: " + ", ".join(str(p) for p in paths.values()) + f", {cam}, {clip}")
         return
-    size = tuple(int(v) for v in args.size.split("x"))
-    small = tuple(int(v) for v in args.presets_size.split("x"))
+    size = parse_size(args.size, both=True)
+    small = parse_size(args.presets_size, both=True)
     t = args.threads
     report = {"machine": machine(), "settings": vars(args),
               "models": {k: str(v) for k, v in paths.items()}, "sections": {}}

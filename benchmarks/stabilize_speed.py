@@ -22,11 +22,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rt_style import models  # noqa: E402
-from rt_style.bench import machine, parse_sizes  # noqa: E402
+from rt_style.bench import parse_sizes  # noqa: E402
 from rt_style.engine import load_engine  # noqa: E402
 from rt_style.options import style_weights  # noqa: E402
+from rt_style.registry import resolve  # noqa: E402
 from rt_style.stabilizer import DEFAULT_STRENGTH, Stabilizer  # noqa: E402
+from rt_style.timing import machine  # noqa: E402
 
 CLIP = ROOT.parent / "shared" / "data" / "video" / "sam2_01_dog.mp4"
 BLOCK = 5
@@ -86,7 +87,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
-    engine = load_engine(models.resolve(args.model), providers="cpu", threads=args.threads)
+    engine = load_engine(resolve(args.model), providers="cpu", threads=args.threads)
     alpha, style = engine.alpha_defaults, style_weights(engine, None)
     widths = [int(w) for w in args.flow_width.split(",")]
     record = {"command": "python benchmarks/stabilize_speed.py " + " ".join(

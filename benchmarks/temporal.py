@@ -23,9 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from evaluation import temporal  # noqa: E402
-from rt_style import models  # noqa: E402
 from rt_style.engine import load_engine  # noqa: E402
 from rt_style.errors import UserError  # noqa: E402
+from rt_style.registry import resolve  # noqa: E402
 from rt_style.stabilizer import DEFAULT_STRENGTH, parse_strength, stabilized  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
@@ -79,7 +79,7 @@ def parse(argv=None) -> argparse.Namespace:
 def main(argv=None) -> dict:
     args = parse(argv)
     t0 = time.time()
-    path = models.resolve(args.model)
+    path = resolve(args.model)
     engine = load_engine(path, providers="cpu", threads=args.threads)
     names = engine.style_names
     unknown = [s for s in args.style if s not in names]

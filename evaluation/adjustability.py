@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from rt_style.contract import ModelInfo
 from train.losses import content_loss, style_loss
 
 SWEEP = np.linspace(0.0, 1.0, 5)
@@ -59,17 +60,17 @@ def loss_index(name: str, content_layers, style_layers) -> int:
     return len(content_layers) + list(style_layers).index(layer)
 
 
-def alpha_control(model, vgg, images, style_grams, meta, style_index: int = 0,
+def alpha_control(model, vgg, images, style_grams, info: ModelInfo, style_index: int = 0,
                   batch: int = 8, sweep=SWEEP) -> dict:
     """Sweep every α component; returns per-component curves, drop and ρ, plus strength.
 
     model: a callable (x, alpha, style) → y (see the module docstring).
-    images: N×3×H×W in [0, 1]; style_grams: layer → K×C×C.
+    images: N×3×H×W in [0, 1]; style_grams: layer → K×C×C; info: the model's description.
     """
-    names, defaults = meta["alpha_names"], meta["alpha_defaults"]
-    cl, sl = meta["content_layers"], meta["style_layers"]
+    names, defaults = info.alpha_names, info.alpha_defaults
+    cl, sl = info.content_layers, info.style_layers
     layers = list(cl) + list(sl)
-    k = len(meta["style_names"])
+    k = info.num_styles
     mix = None
     if k > 1:
         mix = torch.zeros(1, k)

@@ -32,11 +32,11 @@ from evaluation.adjustability import DROP_GOAL, RHO_GOAL
 from evaluation.inputs import clip_paths, load_images, log, style_paths
 from evaluation.picture_side import summary_line
 from evaluation.report import figure, write_card, write_report
-from rt_style import models
 from rt_style.engine import load_engine
 from rt_style.errors import UserError
 from rt_style.imageio import load_image, to_bgr
 from rt_style.outputs import check_writable
+from rt_style.registry import resolve
 from rt_style.stabilizer import stabilize_option
 from train import checkpoint as ckpt_io
 from train.data import load_style
@@ -103,11 +103,11 @@ def eval_command(model, out, force, images, styles, style_images, style_size, ch
     settings = dict(stages.QUICK if quick else stages.FULL)
     settings.update({k: v for k, v in counts.items() if v is not None})
     settings.update(quick=quick, seed=seed, style_size=style_size)
-    path = models.resolve(model)
+    path = resolve(model)
     engine = load_engine(path, providers=provider or None, threads=threads)
     if images is None:
         raise UserError("give --images DIR: the folder of held-out photos to measure on")
-    meta = engine.meta
+    info = engine.info
     names = engine.style_names
     out = Path(out) if out else Path(f"{path.stem}-eval")
     if (out / "report.md").exists() and not force:
@@ -122,9 +122,9 @@ def eval_command(model, out, force, images, styles, style_images, style_size, ch
     ema = None
     if checkpoint:
         ema = ckpt_io.load(checkpoint)["normalizer"]["ema"].numpy()
-        if len(ema) != len(meta["content_layers"]) + len(meta["style_layers"]):
-            raise UserError(f"{checkpoint} has {len(ema)} loss layers; the model has "
-                            f"{len(meta['content_layers']) + len(meta['style_layers'])}")
+        layers = len(info.content_layers) + len(info.style_layers)
+        if len(ema) != layers:
+            raise UserError(f"{checkpoint} has {len(ema)} loss layers; the model has {layers}")
     folder = Path(images)
     batch, used = load_images(folder, settings["num_images"], settings["size"])
     clips = temporal.file_clips(video_paths, settings["video_frames"], settings["video_side"])
@@ -187,17 +187,15 @@ def _measured(names: list[str], styles: tuple) -> list[int]:
 def _header(path: Path, engine, settings: dict, folder: Path, used: list, paintings: list,
             video_paths: list) -> dict:
     """The report before any stage: the model, the engine, the settings and the inputs."""
-    meta = engine.meta
-    return {"model": {"file": path.name, "path": str(path), "preset": meta.get("preset"),
-                      "steps": meta.get("steps"), "init_steps": meta.get("init_steps"),
-                      "train_size": meta.get("train_size"),
+    info = engine.info
+    return {"model": {"file": path.name, "path": str(path), "preset": info.preset,
+                      "steps": info.steps, "init_steps": info.init_steps,
+                      "train_size": info.train_size,
                       "size_mb": path.stat().st_size / 1e6, "style_names": engine.style_names,
                       "alpha_names": engine.alpha_names,
                       "alpha_defaults": engine.alpha_defaults.tolist(),
-                      "alpha_curve": meta.get("alpha_curve", "linear"),
-                      "content_weight": meta.get("content_weight"),
-                      "loss_norm": meta.get("loss_norm", "plain"),
-                      "graph_sha256": meta.get("graph_sha256")},
+                      "alpha_curve": info.alpha_curve, "content_weight": info.content_weight,
+                      "loss_norm": info.loss_norm, "graph_sha256": info.graph_sha256},
             "engine": engine.describe(), "settings": settings,
             "inputs": {"images": str(folder), "num_images": len(used),
                        "image_files": [p.name for p in used],

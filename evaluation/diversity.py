@@ -10,6 +10,7 @@ import torch
 
 from evaluation.adjustability import layer_losses
 from evaluation.stylizer import one_hot
+from rt_style.contract import ModelInfo
 
 
 def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -18,19 +19,19 @@ def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 @torch.no_grad()
-def diversity(stylize, vgg, images, grams, meta, k: int, alphas: np.ndarray) -> dict:
+def diversity(stylize, vgg, images, grams, info: ModelInfo, k: int, alphas: np.ndarray) -> dict:
     """Outputs under each row of `alphas` for every image: how far apart they are, and how
     their per-layer losses compare with the output at the defaults."""
-    cl, sl = meta["content_layers"], meta["style_layers"]
+    cl, sl = info.content_layers, info.style_layers
     layers = cl + sl
     r = len(alphas)
-    defaults = torch.tensor([[float(a["default"]) for a in meta["alpha"]]])
+    defaults = torch.tensor([info.alpha_defaults])
     a = torch.from_numpy(alphas.astype(np.float32))
     pix, feat, ref_pix, ref_feat, ratios = [], [], [], [], []
     for x in images:
         xs = x[None].expand(r, -1, -1, -1)
-        y = stylize(xs, a, one_hot(len(meta["style_names"]), k, r))
-        y0 = stylize(x[None], defaults, one_hot(len(meta["style_names"]), k))
+        y = stylize(xs, a, one_hot(info.num_styles, k, r))
+        y0 = stylize(x[None], defaults, one_hot(info.num_styles, k))
         f, f0, fx = vgg(y, sl), vgg(y0, sl), vgg(x[None], sl)
         for i, j in combinations(range(r), 2):
             pix.append(float((y[i] - y[j]).pow(2).mean().sqrt()) * 255)

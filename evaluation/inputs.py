@@ -8,26 +8,15 @@ from pathlib import Path
 import click
 import torch
 
-from evaluation.temporal import VIDEO_SUFFIXES, list_clips
+from evaluation.temporal import list_clips
 from rt_style.errors import UserError
-from train.data import IMAGE_SUFFIXES, UNREADABLE, center_crop, find_images
+from rt_style.imageio import IMAGE_SUFFIXES
+from rt_style.videoio import VIDEO_SUFFIXES
+from train.data import UNREADABLE, center_crop, find_images
 
 
 def log(msg: str) -> None:
     click.echo(msg, err=True)
-
-
-def measure_meta(meta: dict) -> dict:
-    """The exported metadata in the form the measures take (a checkpoint's meta), plus what
-    the loss weighting needs."""
-    return {"alpha_names": [a["name"] for a in meta["alpha"]],
-            "alpha_defaults": [float(a["default"]) for a in meta["alpha"]],
-            "content_layers": list(meta["content_layers"]),
-            "style_layers": list(meta["style_layers"]),
-            "style_names": list(meta["style_names"]),
-            "alpha": meta["alpha"], "content_weight": meta.get("content_weight"),
-            "alpha_curve": meta.get("alpha_curve"), "alpha_range": meta.get("alpha_range"),
-            "style_top": meta.get("style_top")}
 
 
 def load_images(folder: Path, count: int, size: int) -> tuple[torch.Tensor, list[Path]]:

@@ -7,7 +7,8 @@ only the title and how the model was trained come from the person who trained it
 from __future__ import annotations
 
 from evaluation.temporal import table
-from rt_style.models import effect
+from rt_style.contract import Component
+from rt_style.registry import effect
 
 
 def _pct(v) -> str:
@@ -31,8 +32,7 @@ def render(report: dict, title: str, training: str, command: str) -> str:
              f"loss scales {m.get('loss_norm', 'plain')}", "",
              "| α component | default | raising it gives |", "|---|---|---|"]
     for name, default in zip(m["alpha_names"], m["alpha_defaults"]):
-        kind, _, layer = name.partition(":")
-        lines.append(f"| {name} | {default:.2f} | {effect({'kind': kind, 'layer': layer})} |")
+        lines.append(f"| {name} | {default:.2f} | {effect(Component.parse(name))} |")
     lines += ["", f"## Measured (`{command}`)", "",
               "| style | worst ρ | smallest drop | drops 0→1 | strength (lower = more "
               "stylized) | random-α spread (px) | network / optimisation loss |",

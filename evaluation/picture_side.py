@@ -27,6 +27,7 @@ from itertools import combinations
 import numpy as np
 import torch
 
+from rt_style.contract import ModelInfo
 from train.losses import style_loss
 
 # Targets per style (issue 14): (figure, comparison, goal).
@@ -80,20 +81,20 @@ def _style_ratio(vgg, y255, photos, grams, style_layers, style_index, batch) -> 
     return float((out / inp.clamp_min(1e-12)).mean())
 
 
-def picture_side(model, images: torch.Tensor, meta: dict, *, vgg=None, style_grams=None,
+def picture_side(model, images: torch.Tensor, info: ModelInfo, *, vgg=None, style_grams=None,
                  style_index: int = 0, random: int = 8, steps: int = 5, seed: int = 0,
                  batch: int = 4) -> dict:
     """Every picture-side figure for one style (see the module docstring).
 
-    images: N×3×H×W photos in [0, 1]; meta: alpha_names, alpha_defaults, style_names,
-    style_layers and (optionally) alpha_ranges. vgg and style_grams (layer → K×C×C) are needed
-    for `span` only; without them it is left out.
+    images: N×3×H×W photos in [0, 1]; info: the model's description (its α components with
+    their defaults and ranges, styles and style layers). vgg and style_grams (layer → K×C×C)
+    are needed for `span` only; without them it is left out.
     """
-    names, defaults = list(meta["alpha_names"]), np.asarray(meta["alpha_defaults"], np.float32)
+    names, defaults = info.alpha_names, np.asarray(info.alpha_defaults, np.float32)
     a = len(names)
-    ranges = np.asarray(meta.get("alpha_ranges") or [[0.0, 1.0]] * a, np.float32)
+    ranges = np.asarray(info.alpha_ranges, np.float32).reshape(a, 2)
     lo, hi = ranges[:, 0], ranges[:, 1]
-    k = len(meta["style_names"])
+    k = info.num_styles
     mix = None
     if k > 1:
         mix = torch.zeros(1, k)
@@ -141,7 +142,7 @@ def picture_side(model, images: torch.Tensor, meta: dict, *, vgg=None, style_gra
         "images": len(images), "size": list(images.shape[-2:]),
     }
     if vgg is not None and style_grams is not None:
-        sl = list(meta["style_layers"])
+        sl = list(info.style_layers)
         at_default = _style_ratio(vgg, default_out, images, style_grams, sl, style_index, batch)
         at_max = _style_ratio(vgg, run(hi), images, style_grams, sl, style_index, batch)
         report.update(span=at_max / max(at_default, 1e-12), style_ratio_default=at_default,

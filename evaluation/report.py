@@ -13,8 +13,9 @@ from evaluation import temporal
 from evaluation.adjustability import DROP_GOAL, RHO_GOAL
 from evaluation.model_card import render
 from evaluation.picture_side import GOALS as LOOKS_GOALS
-from rt_style import models
 from rt_style.alpha import short_name
+from rt_style.atomic import write_text
+from rt_style.registry import steps_text
 
 LOOKS_ROWS = (("live_min", "smallest live slider (levels)", ".1f"),
               ("distinct", "distinct", ".2f"), ("diversity", "diversity", ".2f"),
@@ -42,7 +43,7 @@ def render_markdown(r: dict) -> str:
     m = r["model"]
     s = r["settings"]
     out = [f"# Evaluation of `{m['file']}`", ""]
-    steps = models.steps_text(m) if m.get("steps") is not None else "unknown training steps"
+    steps = steps_text(m) if m.get("steps") is not None else "unknown training steps"
     out += [f"- model: {m['preset']} preset, {steps}, "
             f"{m['size_mb']:.1f} MB, α: {', '.join(short_name(n) for n in m['alpha_names'])} "
             f"(defaults {', '.join(figure(v, '.2f') for v in m['alpha_defaults'])}), slider curve "
@@ -176,13 +177,14 @@ def render_markdown(r: dict) -> str:
 
 
 def write_report(out: Path, report: dict) -> Path:
-    """report.json (NaN and ∞ as null) and report.md in the folder `out`; returns report.md."""
-    (out / "report.json").write_text(json.dumps(temporal.finite(report), indent=1,
-                                                allow_nan=False))
-    (out / "report.md").write_text(render_markdown(report))
+    """report.json (NaN and ∞ as null) and report.md in the folder `out`, each written
+    atomically (rt_style.atomic); returns report.md."""
+    write_text(out / "report.json", json.dumps(temporal.finite(report), indent=1,
+                                               allow_nan=False))
+    write_text(out / "report.md", render_markdown(report))
     return out / "report.md"
 
 
 def write_card(path: Path, report: dict, title: str, training: str, command: str) -> None:
-    """The model card (evaluation.model_card) from the same figures."""
-    Path(path).write_text(render(report, title, training, command), encoding="utf-8")
+    """The model card (evaluation.model_card) from the same figures, written atomically."""
+    write_text(path, render(report, title, training, command))

@@ -1,6 +1,7 @@
 """The stages of `rtstyle eval`: each measures one thing and returns its part of the report,
-saving its plots and sheets into the report folder. The command reads the inputs, runs the
-stages in turn and hands the report to evaluation.report."""
+saving its plots and sheets into the report folder (atomically: rt_style.imageio.save_image).
+The command reads the inputs, runs the stages in turn and hands the report to
+evaluation.report."""
 
 from __future__ import annotations
 
@@ -13,13 +14,13 @@ import torch
 from evaluation import temporal
 from evaluation.adjustability import alpha_control
 from evaluation.diversity import diversity
-from evaluation.inputs import load_images, log, measure_meta
+from evaluation.inputs import load_images, log
 from evaluation.picture_side import picture_side
 from evaluation.plots import line_chart
 from evaluation.quality import normaliser_estimate, quality
 from evaluation.stylizer import EngineStylizer
 from rt_style.alpha import short_name
-from rt_style.imageio import load_image, resized, to_bgr
+from rt_style.imageio import load_image, resized, save_image, to_bgr
 from rt_style.sheet import grid, random_sheet, sweep_sheet
 from rt_style.stabilizer import stabilized
 from train.losses import style_grams_for
@@ -35,18 +36,19 @@ QUICK = dict(num_images=3, size=96, sweep_steps=4, random=4, diversity_images=2,
 
 
 class Evaluation:
-    """What every stage reads: the model run through the runtime, its description in the
-    measures' form, VGG-19 with the paintings' Gram targets, and the held-out photos."""
+    """What every stage reads: the model run through the runtime, its description
+    (rt_style.contract's ModelInfo), VGG-19 with the paintings' Gram targets, and the held-out
+    photos."""
 
     def __init__(self, engine, settings: dict, photos: Path, batch: torch.Tensor, used: list,
                  measured: list[int], paintings: list[torch.Tensor]):
         self.engine, self.settings, self.measured = engine, settings, measured
         self.photos, self.batch, self.used = Path(photos), batch, used
         self.names = engine.style_names
-        self.meta = measure_meta(engine.meta)
-        self.vgg = VGG19(self.meta["content_layers"] + self.meta["style_layers"])
+        self.info = engine.info
+        self.vgg = VGG19(self.info.content_layers + self.info.style_layers)
         with torch.no_grad():
-            self.grams = style_grams_for(self.vgg, paintings, self.meta["style_layers"])
+            self.grams = style_grams_for(self.vgg, paintings, self.info.style_layers)
         self.stylize = EngineStylizer(engine)
 
     def tag(self, k: int) -> str:
@@ -77,14 +79,15 @@ def measure_adjustability(ev: Evaluation, out: Path) -> dict:
     for k in ev.measured:
         log(f"adjustability: {ev.names[k]}: {ev.engine.num_alpha} α components × {len(sweep)} "
             f"values × {len(ev.batch)} images")
-        a = alpha_control(ev.stylize, ev.vgg, ev.batch, ev.grams, ev.meta, style_index=k,
+        a = alpha_control(ev.stylize, ev.vgg, ev.batch, ev.grams, ev.info, style_index=k,
                           batch=4, sweep=sweep)
         a["plot"] = f"adjustability{ev.tag(k)}.png"
-        line_chart({short_name(n): (c["sweep"], [v / c["loss"][0] if c["loss"][0] else 0
-                                                 for v in c["loss"]])
-                    for n, c in a["components"].items()},
-                   f"{ev.names[k]}: each α swept, others at defaults", "α",
-                   "own layer's loss / loss at α = 0").save(out / a["plot"])
+        save_image(out / a["plot"], line_chart(
+            {short_name(n): (c["sweep"], [v / c["loss"][0] if c["loss"][0] else 0
+                                          for v in c["loss"]])
+             for n, c in a["components"].items()},
+            f"{ev.names[k]}: each α swept, others at defaults", "α",
+            "own layer's loss / loss at α = 0"), None)
         section[ev.names[k]] = a
     return section
 
@@ -93,11 +96,10 @@ def measure_picture_side(ev: Evaluation) -> dict:
     """Per style: what a person sees when the sliders move (evaluation.picture_side)."""
     s = ev.settings
     photos, _ = load_images(ev.photos, s["num_images"], s["looks_size"])
-    meta = {**ev.meta, "alpha_ranges": ev.engine.alpha_ranges.tolist()}
     section = {}
     for k in ev.measured:
         log(f"picture side: {ev.names[k]}: {len(photos)} images at {s['looks_size']} px")
-        section[ev.names[k]] = picture_side(ev.stylize, photos, meta, vgg=ev.vgg,
+        section[ev.names[k]] = picture_side(ev.stylize, photos, ev.info, vgg=ev.vgg,
                                             style_grams=ev.grams, style_index=k,
                                             random=s["random"], steps=s["sweep_steps"],
                                             seed=s["seed"])
@@ -115,7 +117,7 @@ def measure_diversity(ev: Evaluation) -> dict:
         log(f"diversity: {ev.names[k]}: {s['random']} random α × "
             f"{min(s['diversity_images'], len(ev.batch))} images")
         section[ev.names[k]] = diversity(ev.stylize, ev.vgg, ev.batch[:s["diversity_images"]],
-                                         ev.grams, ev.meta, k, alphas)
+                                         ev.grams, ev.info, k, alphas)
     return section
 
 
@@ -123,15 +125,15 @@ def loss_normalisation(ev: Evaluation, ema=None, checkpoint=None) -> tuple[dict,
     """(style index → the scale of each loss layer in the quality objective, what the report
     says about it). A `fixed` model carries its training divisors; otherwise the trainer's
     loss EMA L̄ comes from the checkpoint (`ema`) or is estimated from the network's outputs."""
-    s, meta = ev.settings, ev.engine.meta
-    if meta.get("loss_norm") == "fixed":  # the training divisors themselves: nothing to estimate
-        fixed = np.array(meta["loss_scales"])
+    s, info = ev.settings, ev.info
+    if info.loss_norm == "fixed":  # the training divisors themselves: nothing to estimate
+        fixed = np.array(info.loss_scales)
         return ({k: 1.0 / fixed[k] for k in ev.measured},
                 {"loss_scales": {ev.names[k]: fixed[k].tolist() for k in ev.measured},
                  "normalisation_note": "Each style's losses are divided by the fixed per-layer "
                                        "sizes the model carries, as the trainer did."})
     estimate = normaliser_estimate(ev.stylize, ev.vgg, ev.batch[:s["diversity_images"]],
-                                   ev.grams, ev.meta, ev.measured, 2 * s["random"], s["seed"])
+                                   ev.grams, ev.info, ev.measured, 2 * s["random"], s["seed"])
     fields = {"normaliser_estimate": [float(v) for v in estimate]}
     if ema is not None:
         lbar = ema
@@ -164,20 +166,21 @@ def measure_quality(ev: Evaluation, out: Path, scales: dict) -> dict:
     for k in ev.measured:
         log(f"quality: {ev.names[k]}: {s['opt_steps']} optimisation steps on "
             f"{len(photos)} image(s) at {s['opt_size']} px")
-        q = quality(ev.stylize, ev.vgg, photos, ev.grams, ev.meta, k, scales[k],
+        q = quality(ev.stylize, ev.vgg, photos, ev.grams, ev.info, k, scales[k],
                     s["opt_steps"], s["opt_lr"])
         y_net, y_opt = q.pop("_outputs")
         q["plot"] = f"quality{ev.tag(k)}.png"
         q["sheet"] = f"quality_images{ev.tag(k)}.png"
-        line_chart({"optimisation": (list(range(len(q["history"]))), q["history"])},
-                   f"{ev.names[k]}: total loss, optimisation vs network", "Adam step",
-                   "total loss (normalised, weighted)",
-                   hlines={"network": float(np.mean(q["network"]))}).save(out / q["plot"])
+        save_image(out / q["plot"], line_chart(
+            {"optimisation": (list(range(len(q["history"]))), q["history"])},
+            f"{ev.names[k]}: total loss, optimisation vs network", "Adam step",
+            "total loss (normalised, weighted)",
+            hlines={"network": float(np.mean(q["network"]))}), None)
         rows = [[_bgr_uint8(x), _bgr_uint8(yn), _bgr_uint8(yo)]
                 for x, yn, yo in zip(photos, y_net, y_opt)]
         caps = [["photo", f"network {n:.3g}", f"optimised {o:.3g}"]
                 for n, o in zip(q["network"], q["optimised"])]
-        grid(rows, captions=caps).save(out / q["sheet"])
+        save_image(out / q["sheet"], grid(rows, captions=caps), None)
         section[ev.names[k]] = q
     return section
 
@@ -192,9 +195,10 @@ def measure_temporal(ev: Evaluation, clips: list, out: Path, stabilize: float = 
                          alphas, mixes, log)
     t["stabilize"] = stabilize
     t["plot"] = "temporal.png"
-    line_chart(temporal.plot_series(t), f"warping error per frame pair over the input's "
-               f"({ev.names[ev.measured[0]]}, default α)", "frame t",
-               "stylized / input warping error").save(out / t["plot"])
+    save_image(out / t["plot"], line_chart(
+        temporal.plot_series(t), f"warping error per frame pair over the input's "
+        f"({ev.names[ev.measured[0]]}, default α)", "frame t", "stylized / input warping error"),
+        None)
     return t
 
 
@@ -206,8 +210,9 @@ def make_sheets(ev: Evaluation, out: Path) -> dict:
     section = {}
     for k in ev.measured:
         files = {"sweep": f"sweep{ev.tag(k)}.png", "random": f"random{ev.tag(k)}.png"}
-        sweep_sheet(engine, bgr, engine.alpha_defaults, ev.mix(k), s["sweep_steps"]).save(
-            out / files["sweep"])
-        random_sheet(engine, bgr, ev.mix(k), s["random"], s["seed"]).save(out / files["random"])
+        save_image(out / files["sweep"], sweep_sheet(engine, bgr, engine.alpha_defaults,
+                                                     ev.mix(k), s["sweep_steps"]), None)
+        save_image(out / files["random"], random_sheet(engine, bgr, ev.mix(k), s["random"],
+                                                       s["seed"]), None)
         section[ev.names[k]] = files
     return section

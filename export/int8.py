@@ -17,7 +17,7 @@ import onnx
 from PIL import ImageOps
 
 from export.parity import conditioning
-from rt_style.contract import IMAGE
+from rt_style.contract import IMAGE, ModelInfo
 from rt_style.errors import UserError
 
 CALIB_SIZE = (320, 240)  # W×H calibration photos are cropped and resized to
@@ -43,7 +43,7 @@ def calibration_frames(folder, limit: int, size=CALIB_SIZE) -> list[np.ndarray]:
     return frames
 
 
-def calibration_feeds(frames: list[np.ndarray], info: dict, seed: int = 0) -> list[dict]:
+def calibration_feeds(frames: list[np.ndarray], info: ModelInfo, seed: int = 0) -> list[dict]:
     """One feed per photo, each with its own random α (and style mixture)."""
     rng = np.random.default_rng(seed)
     return [{IMAGE: f[None], **conditioning(rng, 1, info)} for f in frames]

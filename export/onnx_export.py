@@ -165,9 +165,8 @@ def export_checkpoint(checkpoint, out, *, opset: int = DEFAULT_OPSET, simplify_g
     info = describe(model, trained, opset=opset_of(proto),
                     min_side=min_reflect_side(model.transform.stride, model.transform.margin))
     proto = embed(proto, info)
-    meta = info.to_dict()  # export.parity's feeds read the JSON form
     reference = parity.torch_runner(module)
-    fp32 = _validated(proto, "fp32", reference, parity.noise_feeds(meta, sizes), tolerance)
+    fp32 = _validated(proto, "fp32", reference, parity.noise_feeds(info, sizes), tolerance)
     log(f"fp32 ONNX Runtime vs PyTorch, {parity.report(fp32.diffs)}")
     write_bytes(out, fp32.data)
     result = ExportResult(out, info, fp32.diffs, trt_problems=trt_problems(proto))
@@ -176,7 +175,7 @@ def export_checkpoint(checkpoint, out, *, opset: int = DEFAULT_OPSET, simplify_g
         from export.fp16 import to_fp16
 
         proto16 = embed(to_fp16(proto), info, precision="fp16")
-        half = _validated(proto16, "fp16", reference, parity.noise_feeds(meta, sizes))
+        half = _validated(proto16, "fp16", reference, parity.noise_feeds(info, sizes))
         log(f"fp16 ONNX Runtime vs PyTorch, {parity.report(half.diffs)}")
         result.variants["fp16"] = _write_variant(out, "fp16", half.data, log)
     if int8_dir:
@@ -227,18 +226,17 @@ def _int8(proto, info, fp32: _Checked, frames, calib_dir, bench_runs, out, log) 
     from export import int8
 
     log(f"calibrating int8 on {len(frames)} photos from {calib_dir}")
-    meta = info.to_dict()
-    proto8 = embed(int8.quantize(proto, int8.calibration_feeds(frames, meta)), info,
+    proto8 = embed(int8.quantize(proto, int8.calibration_feeds(frames, info)), info,
                    precision="int8")
     fp32_run = parity.session_runner(fp32.session)
     # Held-out α on real photos: noise frames would exceed the calibrated ranges.
-    feeds = int8.calibration_feeds(frames[:INT8_PARITY_FRAMES], meta, seed=1)
+    feeds = int8.calibration_feeds(frames[:INT8_PARITY_FRAMES], info, seed=1)
     checked = _validated(proto8, "int8", fp32_run, feeds)
     diffs = checked.diffs
     worst = max(d.max for d in diffs)
     mean = sum(d.mean for d in diffs) / len(diffs)
     log(f"int8 vs fp32 (ONNX Runtime, {len(diffs)} photos): max |Δ| {worst}, mean |Δ| {mean:.3f}")
-    bench = parity.noise_feeds(meta, [BENCH_SIZE], batch=1)[0]
+    bench = parity.noise_feeds(info, [BENCH_SIZE], batch=1)[0]
     t32 = parity.latency_ms(fp32_run, bench, bench_runs)
     t8 = parity.latency_ms(parity.session_runner(checked.session), bench, bench_runs)
     h, w = BENCH_SIZE

@@ -567,11 +567,12 @@ def optimize_file(src, dst, passes=PORTABLE, tolerance: int = 1, log=print) -> d
     from rt_style.errors import UserError
 
     proto = onnx.load(str(src))
-    info = read(proto)
-    if info is None:
+    meta = read(proto)
+    if meta is None:
         raise UserError(f"{src} is not an rtstyle model")
+    info = ModelInfo.from_dict(meta)
     fast, counts = optimize(proto, passes)
-    fast = embed(fast, ModelInfo.from_dict(info))
+    fast = embed(fast, info)
     onnx.checker.check_model(fast, full_check=True)
     data = fast.SerializeToString()
     diffs = parity.compare(parity.session_runner(cpu_session(data)),

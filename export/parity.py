@@ -12,28 +12,31 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rt_style.contract import ALPHA, IMAGE, STYLE, STYLIZED, ModelInfo
+
 DEFAULT_SIZES = ((1, 1), (7, 13), (240, 320), (481, 321))  # H×W
 
 
-def conditioning(rng: np.random.Generator, n: int, info: dict) -> dict:
+def conditioning(rng: np.random.Generator, n: int, info: ModelInfo) -> dict:
     """Random α, uniform in each component's range, and random style mixtures if any."""
-    low, high = np.array([a["range"] for a in info["alpha"]], np.float64).T
-    feeds = {"alpha": rng.uniform(low, high, (n, len(low))).astype(np.float32)}
-    k = len(info["style_names"])
+    low, high = np.array(info.alpha_ranges, np.float64).reshape(-1, 2).T
+    feeds = {ALPHA: rng.uniform(low, high, (n, len(low))).astype(np.float32)}
+    k = info.num_styles
     if k > 1:
-        feeds["style"] = rng.dirichlet(np.ones(k), n).astype(np.float32)
+        feeds[STYLE] = rng.dirichlet(np.ones(k), n).astype(np.float32)
     return feeds
 
 
-def noise_feeds(info: dict, sizes=DEFAULT_SIZES, batch: int = 2, seed: int = 0) -> list[dict]:
+def noise_feeds(info: ModelInfo, sizes=DEFAULT_SIZES, batch: int = 2,
+                seed: int = 0) -> list[dict]:
     """Noise frames (the hardest case for padding and rounding), a different α per frame."""
     rng = np.random.default_rng(seed)
-    return [{"image": rng.integers(0, 256, (batch, h, w, 3), dtype=np.uint8),
+    return [{IMAGE: rng.integers(0, 256, (batch, h, w, 3), dtype=np.uint8),
              **conditioning(rng, batch, info)} for h, w in sizes]
 
 
 def session_runner(session):
-    return lambda feeds: session.run(["stylized"], feeds)[0]
+    return lambda feeds: session.run([STYLIZED], feeds)[0]
 
 
 def torch_runner(module):
@@ -61,7 +64,7 @@ def compare(run, reference, feeds_list) -> list[Diff]:
         if a.shape != b.shape or a.dtype != np.uint8:
             raise RuntimeError(f"output {a.dtype} {a.shape}, expected uint8 {b.shape}")
         d = np.abs(a.astype(np.int16) - b.astype(np.int16))
-        diffs.append(Diff(feeds["image"].shape[1:3], int(d.max()), float(d.mean())))
+        diffs.append(Diff(feeds[IMAGE].shape[1:3], int(d.max()), float(d.mean())))
     return diffs
 
 

@@ -14,6 +14,7 @@ import re
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from rt_style.errors import UserError
 
@@ -88,11 +89,19 @@ def atomic_output(path: Path) -> Iterator[Path]:
         raise
 
 
-def write_bytes(path, data: bytes) -> None:
+@contextlib.contextmanager
+def atomic_file(path: Path) -> Iterator[BinaryIO]:
+    """A binary file open for writing whose contents replace `path` when the block completes
+    (atomic_output), on disk before the rename makes them visible."""
     with atomic_output(path) as tmp, open(tmp, "wb") as f:
-        f.write(data)
+        yield f
         f.flush()
-        os.fsync(f.fileno())  # on disk before the rename makes it visible
+        os.fsync(f.fileno())
+
+
+def write_bytes(path, data: bytes) -> None:
+    with atomic_file(path) as f:
+        f.write(data)
 
 
 def write_text(path, text: str) -> None:

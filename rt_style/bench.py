@@ -17,11 +17,13 @@ from pathlib import Path
 
 import click
 
+from rt_style.atomic import write_text
 from rt_style.engine import PROVIDER_NAMES, Engine
 from rt_style.errors import UserError
 from rt_style.frameops import KeepColors
-from rt_style.options import open_engine, parse_size, style_weights
+from rt_style.options import open_engine, style_weights
 from rt_style.peer import is_peer
+from rt_style.scaling import parse_size
 from rt_style.timing import (
     ALPHA_MODES,
     Case,
@@ -47,13 +49,8 @@ E2E_ROUNDS = 3  # with --vs, end-to-end runs alternate A B A B A B
 
 # ------------------------------------------------------------------------------ parsing
 def parse_sizes(text: str) -> list[tuple[int, int]]:
-    """'320x240,640x480' → [(320, 240), (640, 480)]."""
-    sizes = []
-    for part in (p for p in str(text).split(",") if p.strip()):
-        w, h = parse_size(part)
-        if w is None or h is None:
-            raise UserError(f"size {part.strip()!r} needs both sides, e.g. 640x480")
-        sizes.append((w, h))
+    """'320x240,640x480' → [(320, 240), (640, 480)]: rt_style.scaling.parse_size for each."""
+    sizes = [parse_size(part, both=True) for part in str(text).split(",") if part.strip()]
     if not sizes:
         raise UserError(f"cannot read sizes {text!r}: give WxH[,WxH…], e.g. 640x480,1280x720")
     return sizes
@@ -360,7 +357,7 @@ def bench_command(engine_name, provider, sizes, batch, threads, frames, warmup, 
                   "settings": settings, "results": results}
         if alone:
             record["keep_colors_alone"] = alone
-        Path(json_path).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+        write_text(json_path, json.dumps(record, indent=1) + "\n")
         click.echo(f"wrote {json_path}")
 
 

@@ -16,7 +16,6 @@ from rt_style.registry import (
     effect,
     info_or_why,
     models_dir,
-    resolve,  # noqa: F401  (for callers older than rt_style.registry)
     steps_text,
 )
 

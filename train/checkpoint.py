@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
 
-from rt_style.atomic import atomic_output
+from rt_style.atomic import atomic_file
 from rt_style.contract import ModelInfo
 from rt_style.errors import UserError
 
@@ -16,10 +15,8 @@ FORMAT = "rtstyle-checkpoint-1"
 
 def save_atomic(obj, path) -> None:
     """torch.save through rt_style.atomic: fsynced, then renamed over `path`."""
-    with atomic_output(path) as tmp, open(tmp, "wb") as f:
+    with atomic_file(path) as f:
         torch.save(obj, f)
-        f.flush()
-        os.fsync(f.fileno())
 
 
 def checkpoint_file(path) -> Path:

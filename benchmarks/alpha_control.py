@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from evaluation.adjustability import alpha_control  # noqa: E402
 from evaluation.picture_side import picture_side, summary_line  # noqa: E402
+from rt_style.contract import Component  # noqa: E402
 from train import checkpoint as ckpt_io  # noqa: E402
 from train.config import TrainConfig  # noqa: E402
 from train.data import center_crop, find_images, load_style  # noqa: E402
@@ -92,7 +93,8 @@ def main():
                        info.style_names, title=title).save(out / "random.png")
     comps = report["components"]
     print(f"{args.name}: steps {info.steps}  " + "  ".join(
-        f"{n.split(':')[1]} drop {c['drop']:+.0%} ρ {c['rho']:+.2f}" for n, c in comps.items())
+        f"{Component.parse(n).layer} drop {c['drop']:+.0%} ρ {c['rho']:+.2f}"
+        for n, c in comps.items())
         + "  strength " + " ".join(f"{v:.2f}" for v in report["strength"].values()))
     print(f"{args.name}{tag}: looks  " + summary_line(looks))
 

@@ -5,6 +5,7 @@ It sits above the others: it may import `rt_style` (the engine that runs the shi
 
 - adjustability: the loss side, each α component swept against its own layer's loss;
 - picture_side: what a person sees when the sliders move, in 8-bit levels;
+- artefacts: a line along a frame border and a grid at the strides, against the photo's own;
 - diversity, quality: random-α spread, and the network against per-image optimisation;
 - temporal: flicker as the warping error over the input's own (torch-free);
 - stages, report, model_card, plots: the `rtstyle eval` command (cli) built from them.

@@ -7,13 +7,22 @@ interior (1 = no line; a 1-px line of 20 levels on a calm border reads about 2�
 the spectral peak of the output's column- and row-mean |gradient| profile at a period of 2, 4
 or 8 px (the network's strides) over the median of the spectrum, divided by the photo's own
 (1 = no more periodic than the photo).
+
+`measure` takes both on photos and frames stylized at each α setting, for `rtstyle eval`.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 PERIODS = (2, 4, 8)
+# Goals, as evaluation.picture_side.GOALS: (comparison, goal). Provisional: set from the readings
+# above, to be set again once models have been judged by eye at 1280×720.
+GOALS = {"border": ("<=", 2.0), "grid": ("<=", 3.0)}
+# (figure, label, format) for picture_side.summary_line.
+SUMMARY = (("border", "border line", "{:.2f}"), ("grid", "grid", "{:.2f}"))
 
 
 def _profiles(img: np.ndarray):
@@ -49,3 +58,30 @@ def grid(out: np.ndarray, photo: np.ndarray) -> float:
         for period in PERIODS:
             worst = max(worst, _peak(po, period) / max(_peak(pp, period), 1.0))
     return worst
+
+
+FIGURES = {"border": border, "grid": grid}
+
+
+def _worst(values) -> float:
+    """The largest; NaN (an input too small for the interior to measure) counts as the worst."""
+    return max(values, key=lambda v: v if math.isfinite(v) else math.inf)
+
+
+def measure(inputs: dict, run, alphas: dict, styles: dict) -> dict:
+    """Per style (name → mixture or None): both figures of every input (name → H×W×3 uint8 BGR
+    photo or frame) stylized by run(frame, alpha, style) at every α setting (label → A values);
+    the worst per α setting (`alphas`) and the worst over all (`border`, `grid`)."""
+    section = {}
+    for style, mix in styles.items():
+        each = {}
+        for name, img in inputs.items():
+            each[name] = {}
+            for label, a in alphas.items():
+                out = run(img, a, mix)
+                each[name][label] = {f: fn(out, img) for f, fn in FIGURES.items()}
+        per_alpha = {label: {f: _worst([e[label][f] for e in each.values()]) for f in FIGURES}
+                     for label in alphas}
+        section[style] = {**{f: _worst([p[f] for p in per_alpha.values()]) for f in FIGURES},
+                          "alphas": per_alpha, "inputs": each}
+    return section

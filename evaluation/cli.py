@@ -8,6 +8,8 @@ report.md, report.json (every figure, for model cards to quote) and PNG plots an
   monotonically (Spearman ρ ≤ −0.9) and by ≥ 20 %, per style;
 - picture side: how many levels each slider moves the frame, how distinct the sliders and
   random α are, how far the top reaches, how close α = 0 is to the photo;
+- artefacts: a line along a frame border and a grid at the network's strides, relative to the
+  photo, on the photos and the clips' first frames at 1280×720, at the default and all-max α;
 - diversity: outputs under random α, their pairwise distances (pixels, VGG features) next to how
   far their losses stray from the defaults';
 - quality against the limit: the network's total loss over that of an optimisation-based
@@ -27,7 +29,7 @@ from pathlib import Path
 
 import click
 
-from evaluation import stages, temporal
+from evaluation import artefacts, stages, temporal
 from evaluation.adjustability import DROP_GOAL, RHO_GOAL
 from evaluation.inputs import clip_paths, load_images, log, style_paths
 from evaluation.picture_side import summary_line
@@ -144,6 +146,8 @@ def eval_command(model, out, force, images, styles, style_images, style_size, ch
     clock.lap("adjustability")
     report["looks"] = stages.measure_picture_side(ev)
     clock.lap("picture side")
+    report["artefacts"] = stages.measure_artefacts(ev, video_paths)
+    clock.lap("artefacts")
     report["diversity"] = stages.measure_diversity(ev)
     clock.lap("diversity")
     scales, note = stages.loss_normalisation(ev, ema, checkpoint)
@@ -172,6 +176,8 @@ def eval_command(model, out, force, images, styles, style_images, style_size, ch
                    f"quality ratio {figure(report['quality'][style]['ratio'], '.2f')}")
     for style, lk in report.get("looks", {}).items():
         click.echo(f"{style}: picture side: {summary_line(lk)} ('!': misses its goal)")
+    for style, ar in report.get("artefacts", {}).items():
+        click.echo(f"{style}: artefacts: {summary_line(ar, artefacts.SUMMARY)} (photo = 1)")
 
 
 def _measured(names: list[str], styles: tuple) -> list[int]:

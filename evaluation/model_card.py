@@ -6,6 +6,8 @@ only the title and how the model was trained come from the person who trained it
 
 from __future__ import annotations
 
+from evaluation.artefacts import GOALS as ARTEFACT_GOALS
+from evaluation.picture_side import goal_text
 from evaluation.temporal import table
 from rt_style.contract import Component
 from rt_style.registry import effect
@@ -55,6 +57,14 @@ def render(report: dict, title: str, training: str, command: str) -> str:
             lines.append(f"| {style} | {live} | {_num(lk['distinct'])} | "
                          f"{_num(lk['diversity'])} | {_num(lk.get('span'))} | "
                          f"{_num(lk['identity'], '.1f')} | {_num(lk['evenness_max'], '.1f')} |")
+    if report.get("artefacts"):
+        lines += ["", "Artefacts, relative to the photo (1 = as the photo), the worst over the "
+                      "held-out photos and the clips' first frames at 1280×720, at the default and "
+                      "all-max α (provisional goals in brackets):", "",
+                  f"| style | line along a border [{goal_text('border', ARTEFACT_GOALS)}] | "
+                  f"grid at the strides [{goal_text('grid', ARTEFACT_GOALS)}] |", "|---|---|---|"]
+        for style, a in report["artefacts"].items():
+            lines.append(f"| {style} | {_num(a['border'])} | {_num(a['grid'])} |")
     t = report.get("temporal") or {}
     if t.get("clips"):
         targets = ", ".join(f"≤ {v:g}× on {k} clips" for k, v in t["targets"].items())

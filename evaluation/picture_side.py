@@ -35,9 +35,17 @@ GOALS = {"live_min": (">=", 12.0), "diversity": (">=", 0.25), "distinct": (">=",
          "span": ("<=", 0.6), "identity": ("<=", 8.0), "evenness_max": ("<=", 4.0)}
 
 
-def meets(figure: str, value: float) -> bool:
-    op, goal = GOALS[figure]
+def meets(figure: str, value: float, goals: dict = GOALS) -> bool:
+    """Whether `value` meets the goal of `figure` in `goals` (figure → (comparison, goal); these
+    figures' by default); NaN never does."""
+    op, goal = goals[figure]
     return value >= goal if op == ">=" else value <= goal
+
+
+def goal_text(figure: str, goals: dict = GOALS) -> str:
+    """The goal of `figure` as a report shows it: '≥ 12', '≤ 0.6'."""
+    op, goal = goals[figure]
+    return f"{'≥' if op == '>=' else '≤'} {goal:g}"
 
 
 def _levels(y: torch.Tensor) -> torch.Tensor:
@@ -151,14 +159,17 @@ def picture_side(model, images: torch.Tensor, info: ModelInfo, *, vgg=None, styl
     return report
 
 
-def summary_line(report: dict) -> str:
-    """One line of the figures, marking those that miss their goal with '!'."""
+# (figure, label, format) of the one-line summary.
+SUMMARY = (("live_min", "smallest live", "{:.1f}"), ("distinct", "distinct", "{:.2f}"),
+           ("diversity", "diversity", "{:.2f}"), ("span", "span", "{:.2f}"),
+           ("identity", "identity", "{:.1f}"), ("evenness_max", "worst evenness", "{:.1f}"))
+
+
+def summary_line(report: dict, rows=SUMMARY) -> str:
+    """One line of the figures (`rows` of a report whose `meets` says which met their goal, as
+    picture_side's does), marking those that miss it with '!'."""
     parts = []
-    for f, label, fmt in (("live_min", "smallest live", "{:.1f}"),
-                          ("distinct", "distinct", "{:.2f}"),
-                          ("diversity", "diversity", "{:.2f}"), ("span", "span", "{:.2f}"),
-                          ("identity", "identity", "{:.1f}"),
-                          ("evenness_max", "worst evenness", "{:.1f}")):
+    for f, label, fmt in rows:
         if f in report:
             mark = "" if report["meets"][f] else "!"
             parts.append(f"{label} {fmt.format(report[f])}{mark}")

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
-from evaluation import temporal
+from evaluation import artefacts, temporal
 from evaluation.adjustability import DROP_GOAL, RHO_GOAL
 from evaluation.model_card import render
 from evaluation.picture_side import GOALS as LOOKS_GOALS
+from evaluation.picture_side import goal_text
 from rt_style.alpha import short_name
 from rt_style.atomic import write_text
 from rt_style.registry import steps_text
@@ -22,6 +23,8 @@ LOOKS_ROWS = (("live_min", "smallest live slider (levels)", ".1f"),
               ("span", "span", ".2f"),
               ("identity", "identity, all α at the bottom (levels)", ".1f"),
               ("evenness_max", "worst evenness", ".1f"))
+ARTEFACT_ROWS = (("border", "worst line along a border (photo = 1)", ".2f"),
+                 ("grid", "worst grid at 2, 4, 8 px (photo = 1)", ".2f"))
 
 
 def figure(v, spec=".3g") -> str:
@@ -36,6 +39,18 @@ def figure(v, spec=".3g") -> str:
 
 def _ok(good: bool) -> str:
     return "✓" if good else "✗"
+
+
+def goal_rows(section: dict, rows, goals: dict) -> list[str]:
+    """Summary rows of a section (style → figures with their `meets`) for the (figure, label,
+    format) `rows`, each against its goal in `goals` (as evaluation.picture_side.GOALS)."""
+    out = []
+    for style, figures in section.items():
+        for f, label, spec in rows:
+            if f in figures:
+                out.append(f"| {style}: {label} | {figure(figures[f], spec)} | "
+                           f"{goal_text(f, goals)} | {_ok(figures['meets'][f])} |")
+    return out
 
 
 def render_markdown(r: dict) -> str:
@@ -63,13 +78,8 @@ def render_markdown(r: dict) -> str:
                    f"≤ {RHO_GOAL} | {_ok(a['worst_rho'] <= RHO_GOAL)} |")
         out.append(f"| {style}: smallest loss drop α 0 → 1 | {figure(a['min_drop'], '.0%')} | "
                    f"≥ {DROP_GOAL:.0%} | {_ok(a['min_drop'] >= DROP_GOAL)} |")
-    for style, lk in r.get("looks", {}).items():
-        for f, label, spec in LOOKS_ROWS:
-            if f in lk:
-                op, goal = LOOKS_GOALS[f]
-                op = {">=": "≥", "<=": "≤"}[op]
-                out.append(f"| {style}: {label} | {figure(lk[f], spec)} | {op} {goal:g} | "
-                           f"{_ok(lk['meets'][f])} |")
+    out += goal_rows(r.get("looks", {}), LOOKS_ROWS, LOOKS_GOALS)
+    out += goal_rows(r.get("artefacts", {}), ARTEFACT_ROWS, artefacts.GOALS)
     for style, d in r["diversity"].items():
         out.append(f"| {style}: pixel distance between random-α outputs (RMS, 0–255) | "
                    f"{figure(d['pixel_distance'], '.1f')} (default output vs photo: "
@@ -128,6 +138,8 @@ def render_markdown(r: dict) -> str:
                     f"{figure(lk.get('style_ratio_max'), '.2f')} at the top), identity "
                     f"{figure(lk['identity'], '.1f')}, default output vs photo "
                     f"{figure(lk['default_from_photo'], '.1f')} levels.", ""]
+    if r.get("artefacts"):
+        out += artefacts_markdown(r["artefacts"])
     out += ["## Diversity", "",
             f"{s['random']} random α (uniform in each component's range, seed {s['seed']}) on "
             f"{s['diversity_images']} image(s). Distances are means over all pairs of outputs "
@@ -174,6 +186,30 @@ def render_markdown(r: dict) -> str:
                 f"![random α {style}]({files['random']})", ""]
     out += ["All figures: `report.json`.", ""]
     return "\n".join(out)
+
+
+def artefacts_markdown(section: dict) -> list[str]:
+    """The artefacts section: per style, each photo or frame at each α setting, then the worst."""
+    out = ["## Artefacts", "",
+           "Two things a person sees that the loss does not, each relative to the photo itself "
+           "(1 = as the photo): *border* — a line along the frame, the largest mean |gradient| "
+           "across one of the outermost 12 columns or rows over that of the interior; *grid* — "
+           "the strongest periodicity at 2, 4 or 8 px (the network's strides). On the held-out "
+           "photos at their own size (at most 1280 px) and the first frame of each `--video` "
+           "clip at 1280×720, at the default and all-max α. Goals (provisional): border "
+           f"{goal_text('border', artefacts.GOALS)}, grid {goal_text('grid', artefacts.GOALS)}.",
+           ""]
+    for style, a in section.items():
+        labels = list(a["alphas"])
+        out += [f"### {style}", "", "| photo or frame | " + " | ".join(
+                    f"{f}, {label} α" for f in artefacts.FIGURES for label in labels) + " |",
+                "|---|" + "---|" * (len(labels) * len(artefacts.FIGURES))]
+        for name, e in [*a["inputs"].items(), ("**worst**", a["alphas"])]:
+            out.append(f"| {name} | " + " | ".join(figure(e[label][f], ".2f")
+                                                   for f in artefacts.FIGURES
+                                                   for label in labels) + " |")
+        out.append("")
+    return out
 
 
 def write_report(out: Path, report: dict) -> Path:

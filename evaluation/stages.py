@@ -8,14 +8,15 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
-from evaluation import temporal
+from evaluation import artefacts, temporal
 from evaluation.adjustability import alpha_control
 from evaluation.diversity import diversity
 from evaluation.inputs import load_images, log
-from evaluation.picture_side import picture_side
+from evaluation.picture_side import meets, picture_side
 from evaluation.plots import line_chart
 from evaluation.quality import normaliser_estimate, quality
 from evaluation.stylizer import EngineStylizer
@@ -33,12 +34,16 @@ FULL = dict(num_images=16, size=256, sweep_steps=5, random=8, diversity_images=4
 QUICK = dict(num_images=3, size=96, sweep_steps=4, random=4, diversity_images=2, opt_images=1,
              opt_steps=20, opt_size=64, opt_lr=0.02, video_frames=5, video_side=96,
              sheet_side=96, looks_size=64)
+# Where users see lines: clips' first frames are measured for artefacts at this size (w, h), the
+# photos at their own size, the longer side shrunk to its width at most.
+ARTEFACT_FRAME = (1280, 720)
 
 
 class Evaluation:
     """What every stage reads: the model run through the runtime, its description
     (rt_style.contract's ModelInfo), VGG-19 with the paintings' Gram targets, and the held-out
-    photos."""
+    photos. `alphas`: the two α settings the temporal and artefact stages run at (default, all-max);
+    `mixes`: each measured style's name → its style input."""
 
     def __init__(self, engine, settings: dict, photos: Path, batch: torch.Tensor, used: list,
                  measured: list[int], paintings: list[torch.Tensor]):
@@ -50,6 +55,8 @@ class Evaluation:
         with torch.no_grad():
             self.grams = style_grams_for(self.vgg, paintings, self.info.style_layers)
         self.stylize = EngineStylizer(engine)
+        self.alphas = {"default": engine.alpha_defaults, "all-max": engine.alpha_ranges[:, 1]}
+        self.mixes = {self.names[k]: self.mix(k) for k in measured}
 
     def tag(self, k: int) -> str:
         """File name suffix of style k: none for a single-style model."""
@@ -103,6 +110,34 @@ def measure_picture_side(ev: Evaluation) -> dict:
                                             style_grams=ev.grams, style_index=k,
                                             random=s["random"], steps=s["sweep_steps"],
                                             seed=s["seed"])
+    return section
+
+
+def artefact_inputs(photos: list[Path], clips: list[Path]) -> dict:
+    """name → BGR frame: the photos at their own size (the longer side at most ARTEFACT_FRAME's
+    width), and the first frame of each clip at ARTEFACT_FRAME (INTER_AREA down, Lanczos up)."""
+    size = ARTEFACT_FRAME
+    inputs = {p.name: to_bgr(resized(load_image(p)[0], None, None, size[0])) for p in photos}
+    for p in clips:
+        frame = temporal.read_clip(p, 2, size[0])[0]  # it reads two, as the warping error needs
+        if frame.shape[1::-1] != size:
+            up = frame.shape[1] < size[0]
+            frame = cv2.resize(frame, size, interpolation=cv2.INTER_LANCZOS4 if up
+                               else cv2.INTER_AREA)
+        inputs[f"{p.name}, first frame"] = frame
+    return inputs
+
+
+def measure_artefacts(ev: Evaluation, clips: list[Path]) -> dict:
+    """Per style: a line along a frame border and a grid at the network's strides
+    (evaluation.artefacts) on the photos and the clips' first frames at the default and all-max
+    α, the worst of each against its goal."""
+    inputs = artefact_inputs(ev.used, clips)
+    log(f"artefacts: {len(inputs)} photos and frames × {len(ev.alphas)} α × "
+        f"{len(ev.mixes)} style(s)")
+    section = artefacts.measure(inputs, ev.engine.run, ev.alphas, ev.mixes)
+    for r in section.values():
+        r["meets"] = {f: meets(f, r[f], artefacts.GOALS) for f in artefacts.GOALS}
     return section
 
 
@@ -189,10 +224,8 @@ def measure_temporal(ev: Evaluation, clips: list, out: Path, stabilize: float = 
     """Warping error of every clip at the default and the all-max α, every measured style
     (evaluation.temporal), with a plot per frame pair; with `stabilize` > 0 through the run
     time's steady-picture blend (rt_style.stabilizer), as `--stabilize` shows it."""
-    mixes = {ev.names[k]: ev.mix(k) for k in ev.measured}
-    alphas = {"default": ev.engine.alpha_defaults, "all-max": ev.engine.alpha_ranges[:, 1]}
     t = temporal.measure(clips, stabilized(temporal.engine_stylizer(ev.engine), stabilize),
-                         alphas, mixes, log)
+                         ev.alphas, ev.mixes, log)
     t["stabilize"] = stabilize
     t["plot"] = "temporal.png"
     save_image(out / t["plot"], line_chart(

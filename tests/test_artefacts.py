@@ -37,3 +37,33 @@ def test_a_period_four_pattern_is_a_grid():
     y[:, ::4] += 8
     y = np.clip(y, 0, 255).astype(np.uint8)
     assert grid(y, x) > 3.0
+
+
+def test_eval_flags_a_drawn_border_line_and_passes_a_clean_output(tmp_path):
+    """Through `rtstyle eval`'s stage and summary rows: an output with a line drawn inside its
+    left edge at all-max α misses the border goal (✗); one that returns the photo passes (✓)."""
+    from types import SimpleNamespace
+
+    from evaluation.artefacts import GOALS
+    from evaluation.report import ARTEFACT_ROWS, goal_rows
+    from evaluation.stages import measure_artefacts
+    from rt_style.imageio import from_bgr
+
+    x = photo()
+    from_bgr(x).save(tmp_path / "p.png")
+
+    def lined(frame, alpha, style):
+        y = frame.astype(int)
+        y[:, 3] += 40 * alpha
+        return np.clip(y, 0, 255).astype(np.uint8)
+
+    for run, clean in ((lambda frame, alpha, style: frame.copy(), True), (lined, False)):
+        ev = SimpleNamespace(used=[tmp_path / "p.png"], engine=SimpleNamespace(run=run),
+                             alphas={"default": 0, "all-max": 1}, mixes={"s": None})
+        r = measure_artefacts(ev, [])["s"]
+        assert r["alphas"]["default"] == {"border": 1.0, "grid": 1.0}
+        assert (r["border"] == 1.0) == clean and r["grid"] < 1.5
+        assert r["meets"] == {"border": clean, "grid": True}
+        border_row, grid_row = goal_rows({"s": r}, ARTEFACT_ROWS, GOALS)
+        assert border_row.endswith(" | ≤ 2 | ✓ |" if clean else " | ≤ 2 | ✗ |")
+        assert grid_row.endswith(" | ≤ 3 | ✓ |")

@@ -193,6 +193,36 @@ def test_temporal_clips_of_every_style(tiny_onnx_multi, eval_images, style_image
     assert "| style1, all-max α |" in (out / "report.md").read_text()
 
 
+def test_report_and_card_carry_the_artefacts(tiny_onnx, eval_images, style_images, clip,
+                                             tmp_path, capsys):
+    """The border-line and grid figures (evaluation.artefacts) of a photo and a clip's first
+    frame, at both α settings: in report.json, report.md, the model card and the printout."""
+    from evaluation.stages import artefact_inputs
+
+    out, card = tmp_path / "artefacts", tmp_path / "card.md"
+    code, stdout, err = quick(capsys, tiny_onnx, out, eval_images, style_images[:1], clip,
+                              "--no-generated-clips", "--num-images", 1, "--sweep-steps", 3,
+                              "--random", 2, "--opt-steps", 1, "--card", card)
+    assert code == 0, err
+    a = json.loads((out / "report.json").read_text())["artefacts"]["style0"]
+    assert list(a["inputs"]) == ["e0.png", "pan.mp4, first frame"]
+    for f, goal in (("border", 2.0), ("grid", 3.0)):
+        per_alpha = [a["alphas"][label][f] for label in ("default", "all-max")]
+        assert per_alpha == [max(e[label][f] for e in a["inputs"].values())
+                             for label in ("default", "all-max")]
+        assert a[f] == max(per_alpha) > 0 and a["meets"][f] == (a[f] <= goal)
+    md = (out / "report.md").read_text()
+    ok = "✓" if a["meets"]["border"] else "✗"
+    assert (f"| style0: worst line along a border (photo = 1) | {a['border']:.2f} | ≤ 2 | "
+            f"{ok} |") in md
+    assert "## Artefacts" in md and "| pan.mp4, first frame | " in md
+    assert f"| style0 | {a['border']:.2f} | {a['grid']:.2f} |" in card.read_text()
+    assert "line along a border [≤ 2] | grid at the strides [≤ 3] |" in card.read_text()
+    assert f"style0: artefacts: border line {a['border']:.2f}" in stdout
+    # the clip's first frame is measured where users see lines
+    assert artefact_inputs([], [clip])["pan.mp4, first frame"].shape == (720, 1280, 3)
+
+
 @pytest.mark.parametrize("case,message", [
     ("missing-model", "no model file or bundled model named"),
     ("missing-onnx", "model not found"),

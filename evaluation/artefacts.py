@@ -2,8 +2,8 @@
 
 Both are measured on 8-bit frames against the photo itself, so the picture's own content
 cancels: `border` is the largest mean |gradient| across any of the outermost `depth` columns or
-rows of the output, relative to the photo's at the same place, over the same ratio in the
-interior (1 = no line; a 1-px line of 20 levels on a calm border reads about 2–4). `grid` is
+rows of the output, relative to the photo's at the same place, over the same ratio just inside
+that edge (1 = no line; a 1-px line of 20 levels on a calm border reads about 2–4). `grid` is
 the spectral peak of the output's column- and row-mean |gradient| profile at a period of 2, 4
 or 8 px (the network's strides) over the median of the spectrum, divided by the photo's own
 (1 = no more periodic than the photo).
@@ -18,6 +18,7 @@ import math
 import numpy as np
 
 PERIODS = (2, 4, 8)
+FLOOR = 1.0  # levels of mean |gradient|: below it a step is invisible, in photo or output
 # Goals, as evaluation.picture_side.GOALS: (comparison, goal). Provisional: set from the readings
 # above, to be set again once models have been judged by eye at 1280×720.
 GOALS = {"border": ("<=", 2.0), "grid": ("<=", 3.0)}
@@ -33,13 +34,15 @@ def _profiles(img: np.ndarray):
 
 
 def border(out: np.ndarray, photo: np.ndarray, depth: int = 12, inner: int = 32) -> float:
-    """out, photo: H×W×3 uint8."""
+    """out, photo: H×W×3 uint8. Each edge's band is compared with the `inner` columns or rows
+    just inside it on the same side, so that texture the style lays on a flat stretch of the
+    photo near an edge (a white table, a sky) is not read as a line."""
     worst = 0.0
     for po, pp in zip(_profiles(out), _profiles(photo)):
-        ratio = po / np.maximum(pp, 0.5)
-        base = np.median(ratio[inner:-inner])
-        edge = np.concatenate([ratio[:depth], ratio[-depth:]])
-        worst = max(worst, float(edge.max() / max(base, 1e-6)))
+        ratio = np.maximum(po, FLOOR) / np.maximum(pp, FLOOR)
+        for side in (ratio, ratio[::-1]):
+            base = np.median(side[depth:depth + inner])
+            worst = max(worst, float(side[:depth].max() / max(base, 1e-6)))
     return worst
 
 

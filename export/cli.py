@@ -79,6 +79,11 @@ def _build(onnx_path, o) -> None:
 @click.option("--alpha-default", metavar="v,v,…|name=v,…",
               help="Where the sliders start in the exported model (default: the run's "
                    "--alpha-default).")
+@click.option("--margin", type=click.IntRange(0), metavar="PX",
+              help="Reflected border added around each frame and cropped off after the network "
+                   "(default: the run's; the presets train with 16). 32 keeps the network's "
+                   "edge response out of the picture (no line along the frame's edges) at about "
+                   "10 % more pixels at 640×480; a multiple of the stride.")
 @click.option("--cpu-only", is_flag=True,
               help="A graph for ONNX Runtime's CPU provider only: faster there (fused "
                    "instance norm, uint8 data movement, transposed upsampling convs), but "
@@ -86,7 +91,7 @@ def _build(onnx_path, o) -> None:
 @click.option("--trt", is_flag=True, help="Also build a TensorRT engine (NVIDIA GPU + tensorrt).")
 @trt_options
 def export_command(checkpoint, output, opset, fp16, int8_dir, calib_count, bench_runs, simplify,
-                   tolerance, alpha_default, cpu_only, trt, **trt_opts):
+                   tolerance, alpha_default, margin, cpu_only, trt, **trt_opts):
     """Export a checkpoint to ONNX (uint8 BGR frames and α in, uint8 BGR out), validated
     against PyTorch.
 
@@ -106,7 +111,7 @@ def export_command(checkpoint, output, opset, fp16, int8_dir, calib_count, bench
     result = export_checkpoint(checkpoint, output, opset=opset, simplify_graph=simplify,
                                fp16=fp16, int8_dir=int8_dir, calib_count=calib_count,
                                bench_runs=bench_runs, tolerance=tolerance, log=click.echo,
-                               alpha_default=alpha_default, cpu_only=cpu_only)
+                               alpha_default=alpha_default, cpu_only=cpu_only, margin=margin)
     if cpu_only:
         click.echo("note: a --cpu-only graph runs on ONNX Runtime's CPU provider only; export "
                    "without --cpu-only for TensorRT or GPUs")

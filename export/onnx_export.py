@@ -113,11 +113,22 @@ class ExportResult:
     trt_problems: list = field(default_factory=list)
 
 
+def set_margin(model, margin: int) -> None:
+    """The reflected border around each frame (its width is baked into the graph). Zero padding
+    inside T reaches about 20 px into the picture; a margin wider than that keeps its edge
+    response (a coloured line along the frame's edges) in the part that is cropped off."""
+    stride = model.transform.stride
+    if margin < 0 or margin % stride:
+        raise UserError(f"--margin {margin}: needs a multiple of the network's stride "
+                        f"({stride}), e.g. {max(stride, 32 // stride * stride)}")
+    model.transform.margin = margin
+
+
 def export_checkpoint(checkpoint, out, *, opset: int = DEFAULT_OPSET, simplify_graph=False,
                       fp16=False, int8_dir=None, calib_count: int = 32, bench_runs: int = 20,
                       sizes=parity.DEFAULT_SIZES, tolerance: int = 1, log=print,
                       optimize_graph: bool = True, alpha_default: str | None = None,
-                      cpu_only: bool = False) -> ExportResult:
+                      cpu_only: bool = False, margin: int | None = None) -> ExportResult:
     """Export, validate and write `out`; then the requested variants next to it.
 
     optimize_graph: apply export.optimize's exact rewrites (faster on ONNX Runtime's CPU).
@@ -148,6 +159,8 @@ def export_checkpoint(checkpoint, out, *, opset: int = DEFAULT_OPSET, simplify_g
 
         frames = int8.calibration_frames(int8_dir, calib_count)
     model, trained = load_model(checkpoint)
+    if margin is not None:
+        set_margin(model, margin)
     if alpha_default is not None:
         start = parse_alpha(alpha_default, trained.alpha_names, trained.alpha_defaults,
                             trained.alpha_ranges, option="--alpha-default")

@@ -77,7 +77,7 @@ class ModelInfo:
     """What a model is and how it was trained: enough to run it, label its sliders, reproduce
     its losses in evaluation and key an engine cache.
 
-    Fields a checkpoint does not know yet (width, opset, precision, stride, min_side,
+    Fields a checkpoint does not know yet (width, opset, precision, stride, margin, min_side,
     graph_sha256) are None until export fills them in. Keys this version does not know are
     kept in `extra` and written back, so that reading and rewriting loses nothing.
     """
@@ -111,6 +111,7 @@ class ModelInfo:
     opset: int | None = None
     precision: str | None = None
     stride: int | None = None
+    margin: int | None = None  # reflected border added before T, cropped after (px)
     min_side: int | None = None
     graph_sha256: str | None = None
     format: str = SCHEMA

@@ -58,6 +58,8 @@ CASES = {
         (f"{RUN} -o m.onnx --opset 5", "Invalid value for '--opset'"),
         (f"{RUN} -o m.onnx --cpu-only --trt", "leave out --cpu-only"),
         (f"{RUN} -o m.onnx --cpu-only --fp16", "variants without it"),
+        (f"{RUN} -o m.onnx --margin -8", "Invalid value for '--margin'"),
+        (f"{RUN} -o m.onnx --margin 30", "multiple of the network's stride"),
     ],
     "build-engine": [
         ("{model} --max-batch 0", "Invalid value for '--max-batch'"),

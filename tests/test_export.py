@@ -299,6 +299,22 @@ def test_alpha_default_sets_where_the_sliders_start(fast_ckpt, tmp_path, capsys)
     assert not bad.exists()
 
 
+def test_margin_is_baked_into_the_graph_and_recorded(fast_ckpt, tmp_path, capsys):
+    """--margin 32 widens the reflected border: the graph matches PyTorch with that margin (not
+    the trained 16), the metadata says so, and the picture's middle barely changes."""
+    wide, plain = tmp_path / "m32.onnx", tmp_path / "m16.onnx"
+    export_checkpoint(fast_ckpt, wide, sizes=PAPER_SIZES, log=lambda _: None, margin=32)
+    export_checkpoint(fast_ckpt, plain, sizes=PAPER_SIZES, log=lambda _: None)
+    assert read(onnx.load(wide))["margin"] == 32 and read(onnx.load(plain))["margin"] == 16
+    x = np.random.default_rng(0).integers(0, 256, (1, 96, 128, 3), dtype=np.uint8)
+    y32, y16 = (load_engine(p).run(x) for p in (wide, plain))
+    assert np.abs(y32.astype(int) - y16.astype(int))[:, 32:-32, 32:-32].mean() < 8
+    bad = tmp_path / "bad.onnx"
+    err = _cli_error(capsys, ["export", str(fast_ckpt), "-o", str(bad), "--margin", "30"])
+    assert "multiple of the network's stride" in err
+    assert not bad.exists()
+
+
 def test_cli_missing_and_corrupt_checkpoints(tmp_path, capsys):
     out = tmp_path / "m.onnx"
     assert "checkpoint not found" in _cli_error(capsys, ["export", str(tmp_path / "no.pt"),

@@ -97,6 +97,7 @@ class ModelInfo:
     identity_weight: float | None = 0.0
     anchor_weight: float | None = 0.0
     stability_weight: float | None = 0.0
+    stability_motion: str | None = None  # shift or affine (train/stability.py)
     loss_norm: str | None = "plain"
     loss_scales: list | None = None
     # the network and its training

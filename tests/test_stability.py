@@ -46,6 +46,22 @@ def test_zero_for_an_equivariant_map_positive_for_an_anchored_texture():
     assert term(anchored, x, still).min() > 3e-4
 
 
+def test_whole_pixel_shifts_do_not_punish_texture_that_follows_the_scene():
+    """A fine texture tied to the scene (a pointwise function of the photo) moves exactly with a
+    whole-pixel shift, so `shift` asks nothing of it; a sub-pixel affine warp of the output blurs
+    it, so `affine` punishes it as if it flickered. A frame-anchored texture fails both."""
+    x = photos(4, 64, 64)
+    textured = lambda x, a, s=None: (x + 0.15 * torch.sin(60 * x)).clamp(0, 1)  # noqa: E731
+    shift = stability.draw(0, 9, 0, len(x), max_noise=0.0, motion="shift")
+    affine = stability.draw(0, 9, 0, len(x), max_noise=0.0, motion="affine")
+    assert (shift.theta_for(x.shape)[:, :, 2] * 32).sub(
+        (shift.theta_for(x.shape)[:, :, 2] * 32).round()).abs().max() < 1e-5  # whole pixels
+    assert (shift.theta_for(x.shape)[:, :, :2] == torch.eye(2)).all()  # no rotation or scale
+    assert term(textured, x, shift).abs().max() < 1e-10
+    assert term(textured, x, affine).min() > 1e-4
+    assert term(anchored, x, shift).max() > 3e-4
+
+
 def test_noise_is_what_the_identity_passes_on():
     """With noise, the identity's loss is the noise power of each example: the term asks for a
     network that does not turn noise into changes of its output."""
@@ -115,11 +131,14 @@ def test_training_with_it_runs_and_resumes_exactly(photo_dir, style_images, tmp_
 
 
 def test_config_field_and_legacy_value(photo_dir, style_images, tmp_path):
-    assert TrainConfig().stability_weight == 0.0
+    assert TrainConfig().stability_weight == 0.0 and TrainConfig().stability_motion == "shift"
     saved = tiny_config(photo_dir, style_images[:1], tmp_path).to_dict()
-    del saved["stability_weight"]  # a run saved before the option existed
-    assert TrainConfig.from_saved(saved).stability_weight == 0.0
+    del saved["stability_weight"], saved["stability_motion"]  # saved before the options existed
+    old = TrainConfig.from_saved(saved)
+    assert old.stability_weight == 0.0 and old.stability_motion == "affine"
     from rt_style.errors import UserError
 
     with pytest.raises(UserError, match="stability_weight must be ≥ 0"):
         tiny_config(photo_dir, style_images[:1], tmp_path, stability_weight=-1.0).validate()
+    with pytest.raises(UserError, match="stability_motion must be shift or affine"):
+        tiny_config(photo_dir, style_images[:1], tmp_path, stability_motion="zoom").validate()

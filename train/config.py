@@ -18,7 +18,8 @@ ALPHA_SAMPLINGS = ("uniform", "extremes", "batch", "fixed")
 # Fields added after runs were already saved, with the value that reproduces those runs: a
 # checkpoint's config that lacks one means this, not today's default.
 LEGACY = {"input_skip": False, "style_top": 1.0, "identity_weight": 0.0,
-          "normalize_weights": False, "stability_weight": 0.0, "anchor_weight": 0.0}
+          "normalize_weights": False, "stability_weight": 0.0, "anchor_weight": 0.0,
+          "stability_motion": "affine"}
 
 
 @dataclass
@@ -64,6 +65,7 @@ class TrainConfig:
     tv_weight: float = 0.0
     # T(warp(x) + noise) ≈ warp(T(x)) for small random warps and noise: less flicker on video
     stability_weight: float = 0.0
+    stability_motion: str = "shift"  # train/stability.py: whole-pixel shifts, or affine warps
     ema_decay: float = 0.99
     # plain: running batch mean | weighted: scale each layer where it is asked for |
     # fixed: sizes measured once on photo vs painting (train.losses.reference_scales)
@@ -183,6 +185,9 @@ class TrainConfig:
             raise UserError("identity_weight and content_weight must be ≥ 0")
         if self.anchor_weight < 0:
             raise UserError(f"anchor_weight must be ≥ 0 (got {self.anchor_weight})")
+        if self.stability_motion not in ("shift", "affine"):
+            raise UserError(f"stability_motion must be shift or affine (got "
+                            f"{self.stability_motion!r})")
         if self.stability_weight < 0:
             raise UserError(f"stability_weight must be ≥ 0 (got {self.stability_weight})")
         if self.device not in ("auto", "cpu", "cuda", "mps"):

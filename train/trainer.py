@@ -195,6 +195,7 @@ class Trainer:
             identity_weight=cfg.identity_weight,
             anchor_weight=cfg.anchor_weight,
             stability_weight=cfg.stability_weight,
+            stability_motion=cfg.stability_motion if cfg.stability_weight > 0 else None,
             loss_norm=cfg.loss_norm,  # with `fixed`, the divisors (style × layer) travel along
             loss_scales=self.ref_scales.tolist() if cfg.loss_norm == "fixed" else None,
             preset=cfg.preset,
@@ -421,7 +422,8 @@ class Trainer:
         if self.cfg.tv_weight > 0:
             loss = loss + self.cfg.tv_weight * total_variation(y.float()).mean()
         if self.cfg.stability_weight > 0:  # T(warp(x) + noise) ≈ warp(T(x)): no flicker
-            motion = stability.draw(self.cfg.seed, self.step, self.rank, x.shape[0])
+            motion = stability.draw(self.cfg.seed, self.step, self.rank, x.shape[0],
+                                    motion=self.cfg.stability_motion)
             with autocast:  # the unwrapped model: one DDP forward per backward
                 term = stability.stability_loss(self.model, x, y, alpha, styles,
                                                 len(self.style_names), motion).mean()

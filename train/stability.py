@@ -7,8 +7,9 @@ be the moved stylization of the photo, with Gaussian noise, the same α and styl
 compared only where the moved copy has a source pixel. The motion is either a shift by whole
 pixels (`shift`, the default), which moves the output exactly, or a small affine warp (rotation,
 scale, translation; `affine`), which resamples the output bilinearly: at sub-pixel offsets that
-blurs fine strokes, so the term then also punishes texture that follows the scene perfectly, and
-training with it trades the strokes away (benchmarks/RESULTS.md, issue 16). Like every random
+blurs fine strokes, so the term then also punishes texture that follows the scene perfectly
+(at weight 50 either motion still costs most of the strokes: benchmarks/RESULTS.md, issue 16).
+Like every random
 draw of the trainer, the warps and the noise are a pure function of (seed, step, rank), so a
 resumed run stays exact.
 """

@@ -9,9 +9,8 @@ pixels (`shift`, the default), which moves the output exactly, or a small affine
 scale, translation; `affine`), which resamples the output bilinearly: at sub-pixel offsets that
 blurs fine strokes, so the term then also punishes texture that follows the scene perfectly
 (at weight 50 either motion still costs most of the strokes: benchmarks/RESULTS.md, issue 16).
-Like every random
-draw of the trainer, the warps and the noise are a pure function of (seed, step, rank), so a
-resumed run stays exact.
+Like every random draw of the trainer, the warps and the noise are a pure function of (seed,
+step, rank), so a resumed run stays exact.
 """
 
 from __future__ import annotations

@@ -81,7 +81,7 @@ def _build(onnx_path, o) -> None:
                    "--alpha-default).")
 @click.option("--margin", type=click.IntRange(0), metavar="PX",
               help="Reflected border added around each frame and cropped off after the network "
-                   "(default: the run's; the presets train with 16). 32 keeps the network's "
+                   "(default: the run's; the CPU presets train with 16). 32 keeps the network's "
                    "edge response out of the picture (no line along the frame's edges) at about "
                    "10 % more pixels at 640×480; a multiple of the stride.")
 @click.option("--cpu-only", is_flag=True,

@@ -14,14 +14,12 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from evaluation import artefacts, temporal  # noqa: E402
 from evaluation.picture_side import goal_text  # noqa: E402
-from evaluation.stages import artefact_inputs  # noqa: E402
+from evaluation.stages import alpha_settings, artefact_inputs, style_mix  # noqa: E402
 from rt_style.engine import load_engine  # noqa: E402
 from rt_style.registry import resolve  # noqa: E402
 
@@ -44,10 +42,9 @@ def main(argv=None) -> None:
     for name in args.models:
         engine = load_engine(resolve(name))
         names = engine.style_names
-        mixes = {s: None if len(names) == 1 else np.eye(len(names), dtype=np.float32)[k]
-                 for k, s in enumerate(names)}
-        alphas = {"default": engine.alpha_defaults, "all-max": engine.alpha_ranges[:, 1]}
-        results[name] = section = artefacts.measure(inputs, engine.run, alphas, mixes)
+        mixes = {s: style_mix(names, k) for k, s in enumerate(names)}
+        results[name] = section = artefacts.measure(inputs, engine.run, alpha_settings(engine),
+                                                    mixes)
         for style, r in section.items():
             for label, worst in r["alphas"].items():
                 each = " ".join(f"{r['inputs'][i][label]['border']:.1f}" for i in inputs)

@@ -39,6 +39,16 @@ QUICK = dict(num_images=3, size=96, sweep_steps=4, random=4, diversity_images=2,
 ARTEFACT_FRAME = (1280, 720)
 
 
+def alpha_settings(engine) -> dict:
+    """The two α settings the temporal and artefact measures run at: default and all-max."""
+    return {"default": engine.alpha_defaults, "all-max": engine.alpha_ranges[:, 1]}
+
+
+def style_mix(names, k: int):
+    """Style k alone as the engine's style input; None for a single-style model."""
+    return None if len(names) == 1 else np.eye(len(names), dtype=np.float32)[k]
+
+
 class Evaluation:
     """What every stage reads: the model run through the runtime, its description
     (rt_style.contract's ModelInfo), VGG-19 with the paintings' Gram targets, and the held-out
@@ -55,7 +65,7 @@ class Evaluation:
         with torch.no_grad():
             self.grams = style_grams_for(self.vgg, paintings, self.info.style_layers)
         self.stylize = EngineStylizer(engine)
-        self.alphas = {"default": engine.alpha_defaults, "all-max": engine.alpha_ranges[:, 1]}
+        self.alphas = alpha_settings(engine)
         self.mixes = {self.names[k]: self.mix(k) for k in measured}
 
     def tag(self, k: int) -> str:
@@ -63,8 +73,7 @@ class Evaluation:
         return "" if len(self.names) == 1 else f"_{self.names[k]}"
 
     def mix(self, k: int):
-        """Style k alone as the engine's style input; None for a single-style model."""
-        return None if len(self.names) == 1 else np.eye(len(self.names), dtype=np.float32)[k]
+        return style_mix(self.names, k)
 
 
 class StageClock:

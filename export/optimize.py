@@ -86,9 +86,14 @@ class _Graph:
         del self.nodes[self.index(first)]
         self.nodes.insert(self.index(second), first)
 
-    def commit(self) -> None:
+    def commit(self, changes: int = 0, prune: bool = False) -> int:
+        """Write the nodes back; with `prune`, drop the initializers no node reads any more once
+        something changed. Returns `changes` (what a rewrite reports)."""
         del self.graph.node[:]
         self.graph.node.extend(self.nodes)
+        if prune and changes:
+            _drop_unused(self.graph)
+        return changes
 
     def constant(self, name: str):
         t = self.inits.get(name)
@@ -186,8 +191,7 @@ def gathers_outward(proto: onnx.ModelProto) -> int:
             continue
         _forget_shapes(graph, {node.output[0], node.input[0]})
         moved += 1
-    g.commit()
-    return moved
+    return g.commit(moved)
 
 
 def _upsampling_conv(g, resize):
@@ -282,10 +286,7 @@ def subpixel_upsampling(proto: onnx.ModelProto) -> int:
         del g.nodes[g.index(up)]
         _forget_shapes(graph, {up.output[0]})
         replaced += 1
-    g.commit()
-    if replaced:
-        _drop_unused(graph)
-    return replaced
+    return g.commit(replaced, prune=True)
 
 
 def _same_dim(a, b) -> bool:
@@ -341,10 +342,7 @@ def fused_cin(proto: onnx.ModelProto) -> int:
         del g.nodes[g.index(norm)]
         _forget_shapes(graph, {norm.output[0], mul.output[0]})
         fused += 1
-    g.commit()
-    if fused:
-        _drop_unused(graph)
-    return fused
+    return g.commit(fused, prune=True)
 
 
 def one_crop(proto: onnx.ModelProto) -> int:
@@ -381,10 +379,7 @@ def one_crop(proto: onnx.ModelProto) -> int:
         del g.nodes[g.index(first)]
         _forget_shapes(graph, {first.output[0]})
         merged += 1
-    g.commit()
-    if merged:
-        _drop_unused(graph)
-    return merged
+    return g.commit(merged, prune=True)
 
 
 def _scalar(g, name):
@@ -421,10 +416,7 @@ def drop_clip(proto: onnx.ModelProto) -> int:
                 n.input[:] = [rnd.output[0] if i == out else i for i in n.input]
         del g.nodes[g.index(clip)]
         dropped += 1
-    g.commit()
-    if dropped:
-        _drop_unused(graph)
-    return dropped
+    return g.commit(dropped, prune=True)
 
 
 _MOVES = {"Transpose", "Gather", "DepthToSpace", "SpaceToDepth"}  # data movement only
@@ -475,8 +467,7 @@ def uint8_moves(proto: onnx.ModelProto) -> int:
             _forget_shapes(graph, {mid})
             moved += 1
             changed = True
-    g.commit()
-    return moved
+    return g.commit(moved)
 
 
 def _cast_source(cast, types):
@@ -527,10 +518,7 @@ def transposed_upsampling(proto: onnx.ModelProto, grouped: bool = False,
         del g.nodes[g.index(resize)]
         _forget_shapes(graph, {resize.output[0]})
         replaced += 1
-    g.commit()
-    if replaced:
-        _drop_unused(graph)
-    return replaced
+    return g.commit(replaced, prune=True)
 
 
 PASSES = {"gathers": gathers_outward, "subpixel": subpixel_upsampling,

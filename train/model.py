@@ -136,6 +136,14 @@ PRESETS: dict[str, Preset] = {
         "CPU real time: strided stem to 1/4 resolution, 5 residual blocks of 32, zero padding, "
         "one conv at full resolution, small Λ (≈ 24 fps at 640×480 on 2 cores, ONNX Runtime).",
     ),
+    "fast-smooth": Preset(
+        TransformSpec(stem=((16, 3, 2), (32, 3, 2)), body_channels=32, body_blocks=5,
+                      up=((16, 3, 2),), out_kernel=3, reflect=False, out_upsample=2, margin=16,
+                      upsample="bilinear"),
+        ConditionerSpec(width=256, depth=1, init="default"),
+        "fast with bilinear ×2 steps instead of nearest-neighbour ones: nearest ×2 before a 3×3 "
+        "conv lets even and odd columns differ, the period-2 grid at 1280×720.",
+    ),
     # Issue 15 candidates: the MACs go to the body, MobileNetV2 blocks (CIN after each conv),
     # and the full/half-resolution stages are narrow. Same zero padding and 16 px reflected
     # margin as `fast`; nearest ×2 + 3×3 upsampling (exported as sub-pixel convs: no grids).

@@ -24,6 +24,7 @@ from rt_style.frameops import KeepColors
 from rt_style.options import open_engine, style_weights
 from rt_style.peer import is_peer
 from rt_style.scaling import parse_size
+from rt_style.stabilizer import stabilize_option
 from rt_style.timing import (
     ALPHA_MODES,
     Case,
@@ -243,6 +244,7 @@ def _video_size(path) -> tuple[int, int]:
                    "window.")
 @click.option("--sequential", is_flag=True,
               help="Video: decode, stylize and encode in turn instead of overlapping.")
+@stabilize_option(default_on=True)
 @click.option("--scale", default="1", show_default=True, metavar="F",
               help="Webcam loop: stylize at this fraction of the frame size and resize back, "
                    "as `rtstyle webcam --scale` does.")
@@ -250,7 +252,8 @@ def _video_size(path) -> tuple[int, int]:
               help="Also write the results and the machine's description as JSON.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed for frames and α.")
 def bench_command(engine_name, provider, sizes, batch, threads, frames, warmup, alpha_mode, style,
-                  vs, keep_colors, end_to_end, source, sink, sequential, scale, json_path, seed):
+                  vs, keep_colors, end_to_end, source, sink, sequential, stabilize, scale,
+                  json_path, seed):
     """Measure stylizing speed on this machine: latency (median, p90, p99) and fps.
 
     Rows give ms per inference call (batch frames at once) or, end to end, ms between finished
@@ -323,7 +326,8 @@ def bench_command(engine_name, provider, sizes, batch, threads, frames, warmup, 
                     if end_to_end:
                         results += _end_to_end(end_to_end, engines, styles, labels, t, size, b,
                                                frames, warmup, alpha_modes, source, native,
-                                               sink, sequential, scale, Path(tmp), seed)
+                                               sink, sequential, scale, stabilize, Path(tmp),
+                                               seed)
                         continue
                     cases = [Case(labels[k], e, a, styles[k]) for k, e in enumerate(engines)
                              for a in alpha_modes]
@@ -336,7 +340,7 @@ def bench_command(engine_name, provider, sizes, batch, threads, frames, warmup, 
                 if not isinstance(e, KeepColors):
                     e.close()
     _ratios(results)
-    _report(results, bool(vs or keep_colors), end_to_end, alone)
+    _report(results, bool(vs or keep_colors), end_to_end, alone, stabilize)
     if is_peer(vs):
         for r in results:
             if r.get("speed_vs_base"):
@@ -352,7 +356,8 @@ def bench_command(engine_name, provider, sizes, batch, threads, frames, warmup, 
                     "alpha": alpha_modes, "end_to_end": end_to_end, "source": source,
                     "sink": sink if end_to_end == "webcam" else None, "scale": scale,
                     "sequential": sequential if end_to_end == "video" else None, "seed": seed,
-                    "keep_colors": keep_colors}
+                    "keep_colors": keep_colors,
+                    "stabilize": stabilize if end_to_end else None}
         record = {"rtstyle_bench": 1, "mode": end_to_end or "latency", "machine": machine(),
                   "settings": settings, "results": results}
         if alone:
@@ -362,9 +367,10 @@ def bench_command(engine_name, provider, sizes, batch, threads, frames, warmup, 
 
 
 def _end_to_end(mode, engines, styles, labels, threads, size, batch, frames, warmup,
-                alpha_modes, source, native, sink, sequential, scale, tmp: Path,
+                alpha_modes, source, native, sink, sequential, scale, stabilize, tmp: Path,
                 seed) -> list[dict]:
-    """Every variant × α mode end to end, alternating round by round when there are several."""
+    """Every variant × α mode end to end, alternating round by round when there are several;
+    with the steady picture at `stabilize`, as the webcam and video commands run by default."""
     combos = [(k, a) for k in range(len(engines)) for a in alpha_modes]
     rounds = E2E_ROUNDS if len(combos) > 1 else 1
     per_round = max(2, -(-frames // rounds))
@@ -378,19 +384,21 @@ def _end_to_end(mode, engines, styles, labels, threads, size, batch, frames, war
         for k, a in (combos if i % 2 == 0 else combos[::-1]):
             if mode == "webcam":
                 raw = run_webcam(engines[k], source, size_arg, per_round, warmup, a, styles[k],
-                                 sink, tmp, seed, scale)
+                                 sink, tmp, seed, scale, stabilize)
             else:
                 raw = run_video(engines[k], source, size_arg, warmup, a, styles[k], batch,
-                                sequential, tmp, seed)
+                                sequential, tmp, seed, stabilize)
             runs[k, a].append(raw)
     return [_row(labels[k], engines[k], threads, raws[0]["size"], batch, a, finish(raws, batch))
             for (k, a), raws in runs.items()]
 
 
-def _report(results: list[dict], with_ratio: bool, end_to_end, alone=()) -> None:
+def _report(results: list[dict], with_ratio: bool, end_to_end, alone=(),
+            stabilize: float = 0.0) -> None:
     headers = HEADERS + (["× base"] if with_ratio else [])
     if end_to_end:
-        click.echo(f"end to end ({end_to_end}): ms between finished frames")
+        steady = f"steady picture {stabilize:g}" if stabilize else "steady picture off"
+        click.echo(f"end to end ({end_to_end}, {steady}): ms between finished frames")
     click.echo(table(headers, result_rows(results, with_ratio)))
     if end_to_end:
         click.echo("\nstages: ms per call; busy = mean stage time / mean time between frames "

@@ -18,6 +18,8 @@ field, remap, blendLinear); the flow and the check run on the small copy.
 
 from __future__ import annotations
 
+import functools
+
 import click
 import cv2
 import numpy as np
@@ -61,14 +63,34 @@ class StrengthType(click.ParamType):
             self.fail(str(e), param, ctx)
 
 
-def stabilize_option(f):
-    """--stabilize [S] (rtstyle webcam, video, eval): the steady picture, at strength S."""
-    return click.option("--stabilize", type=StrengthType(), is_flag=False,
-                        flag_value=DEFAULT_STRENGTH, default=None, metavar="[S]",
-                        help="Steady picture: blend the previous stylized frame, carried along "
-                             "the optical flow, into each new one where the motion is reliable "
-                             f"(less shimmer). S: blend strength, 0 (off) to {MAX_STRENGTH:g} "
-                             f"[{DEFAULT_STRENGTH:g}].")(f)
+def stabilize_option(f=None, *, default_on: bool = False):
+    """--stabilize [S]: the steady picture at strength S. Where it is on by default (webcam,
+    video, their end-to-end bench) the command also takes --no-stabilize and always receives
+    the strength to use; elsewhere (eval) None means off."""
+    def decorate(command):
+        what = (f"on by default at {DEFAULT_STRENGTH:g}; --no-stabilize or --stabilize 0 turns "
+                "it off" if default_on else f"[{DEFAULT_STRENGTH:g}]")
+        if default_on:
+            @functools.wraps(command)
+            def resolved(*args, stabilize, no_stabilize, **kwargs):
+                if no_stabilize and stabilize is not None:
+                    raise UserError("give --stabilize S or --no-stabilize, not both")
+                strength = (0.0 if no_stabilize else
+                            DEFAULT_STRENGTH if stabilize is None else stabilize)
+                return command(*args, stabilize=strength, **kwargs)
+
+            outer = click.option("--no-stabilize", is_flag=True,
+                                 help="Turn the steady picture off (each frame stylized on its "
+                                      "own).")(resolved)
+        else:
+            outer = command
+        return click.option("--stabilize", type=StrengthType(), is_flag=False,
+                            flag_value=DEFAULT_STRENGTH, default=None, metavar="[S]",
+                            help="Steady picture: blend the previous stylized frame, carried "
+                                 "along the optical flow, into each new one where the motion is "
+                                 "reliable (less shimmer). S: blend strength, 0 (off) to "
+                                 f"{MAX_STRENGTH:g}; {what}.")(outer)
+    return decorate(f) if f is not None else decorate
 
 
 class Stabilizer:

@@ -225,7 +225,7 @@ class _TimedRead:
 
 def run_webcam(engine: Engine, source, size, frames: int, warmup: int, alpha: str = "fixed",
                style=None, sink: str = "none", workdir: Path | None = None,
-               seed: int = 0, scale: float = 1.0) -> dict:
+               seed: int = 0, scale: float = 1.0, stabilize: float = 0.0) -> dict:
     """The real webcam loop (webcam.Live) on a file read as a camera would be, every frame once
     (Capture's every_frame: no pacing, no drops, looping), with the time spent in each stage.
 
@@ -268,7 +268,8 @@ def run_webcam(engine: Engine, source, size, frames: int, warmup: int, alpha: st
                            opener=lambda src: _TimedRead(cv2.VideoCapture(src), spans))
     kept = isinstance(engine, KeepColors)
     engine = engine.engine if kept else engine
-    controls = Controls.for_engine(engine, style=style, seed=seed, keep_colors=kept)
+    controls = Controls.for_engine(engine, style=style, seed=seed, keep_colors=kept,
+                                   stabilize=stabilize)
     recorder = window = None
     if sink == "record":
         from rt_style.recorder import Recorder
@@ -308,7 +309,7 @@ def run_webcam(engine: Engine, source, size, frames: int, warmup: int, alpha: st
 
 def run_video(engine: Engine, source: Path, size, warmup: int, alpha: str = "fixed",
               style=None, batch: int = 1, sequential: bool = False,
-              workdir: Path | None = None, seed: int = 0) -> dict:
+              workdir: Path | None = None, seed: int = 0, stabilize: float = 0.0) -> dict:
     """The real video pipeline (video.transcode: decode → stylize → encode, overlapped in three
     threads) over the whole file, with the time spent in each stage.
 
@@ -333,7 +334,7 @@ def run_video(engine: Engine, source: Path, size, warmup: int, alpha: str = "fix
     with graceful_stop() as stop:
         outcome = transcode(Path(source), dst, engine, schedule, style, Encoding(), stop,
                             batch=batch, size=None if size is None else f"{size[0]}x{size[1]}",
-                            sequential=sequential, timer=timer)
+                            sequential=sequential, timer=timer, stabilize=stabilize)
     names = {"source": "decode", "transform": "stylize", "sink": "encode"}
     spans = {names[k]: [(start, end) for start, end, n in v if n]
              for k, v in timer.spans.items()}

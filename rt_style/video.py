@@ -20,7 +20,7 @@ from tqdm import tqdm
 from rt_style.alpha import Keyframes, RandomWalk
 from rt_style.atomic import atomic_output
 from rt_style.errors import UserError
-from rt_style.frameops import KeepColors
+from rt_style.frameops import KeepColors, keep_colors
 from rt_style.options import (
     engine_options,
     fixed_alpha,
@@ -88,6 +88,8 @@ def transcode(src: Path, dst: Path, engine, schedule, style, encoding: Encoding,
     stabilize: blend strength of the steady picture (rt_style.stabilizer), 0: off.
     """
     steady = Stabilizer(stabilize) if stabilize else None
+    kept = isinstance(engine, KeepColors)  # the frame's colours go on last, after the blend
+    net = engine.engine if kept else engine
     reader = VideoReader(src, batch, size, scale, encoding.pix_fmt, log=log,
                          keep_scaled=keep_scaled)
     expected = reader.expected_frames
@@ -97,11 +99,13 @@ def transcode(src: Path, dst: Path, engine, schedule, style, encoding: Encoding,
 
     def stylize(chunk):
         if chunk.frames is not None:
-            out = engine.run(chunk.frames, alpha=schedule(chunk.times), style=style)
+            out = net.run(chunk.frames, alpha=schedule(chunk.times), style=style)
             if reader.resize_back:  # --scale: stylized smaller (or larger), shown at full size
                 out = resize_frames(out, (reader.first.width, reader.first.height))
             if steady is not None:  # in order, frame after frame (stylize runs in one thread)
                 out = np.stack([steady(x, y) for x, y in zip(chunk.frames, out)])
+            if kept:
+                out = keep_colors(resize_frames(chunk.frames, out.shape[-2:-4:-1]), out)
             chunk.frames = out
         return chunk
 
@@ -154,7 +158,7 @@ def transcode(src: Path, dst: Path, engine, schedule, style, encoding: Encoding,
               show_default=True, help="Random-walk time scale in seconds.")
 @size_options
 @keep_colors_option
-@stabilize_option
+@stabilize_option(default_on=True)
 @click.option("--batch", type=click.IntRange(1), default=1, show_default=True,
               help="Frames per inference call.")
 @click.option("--codec", default="libx264", show_default=True,
@@ -200,7 +204,7 @@ def video_command(inputs, output, sample, force, engine_name, provider, threads,
             try:
                 r = transcode(src, dst, engine, schedule, mixture, encoding, stop, batch, size,
                               scale, sequential, keep_scaled=keep_scaled_size,
-                              stabilize=stabilize or 0.0)
+                              stabilize=stabilize)
             except UserError as e:
                 if len(pairs) == 1:
                     raise

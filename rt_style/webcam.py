@@ -114,12 +114,10 @@ class Live:
 
     # ------------------------------------------------------------------ one frame
     def stylize(self, image: np.ndarray) -> np.ndarray:
-        """Stylize at the brush scale and resize back to the frame's size (rt_style.scaling);
-        keep the frame's own colours (at full resolution) when asked."""
+        """Stylize at the brush scale and resize back to the frame's size (rt_style.scaling)."""
         c = self.controls
-        out = stylize_scaled(lambda x: self.engine.run(x, c.applied_alpha(), c.style), image,
-                             c.scale)
-        return keep_colors(image, out) if c.keep_colors else out
+        return stylize_scaled(lambda x: self.engine.run(x, c.applied_alpha(), c.style), image,
+                              c.scale)
 
     def render(self, fresh: bool) -> None:
         image, frame = self.current
@@ -131,6 +129,8 @@ class Live:
             s.reset()  # a re-render, a key that changes the look, `t`: start afresh
             s.strength = c.stabilize
         out = s(image, out)
+        if c.keep_colors:  # the frame's own colours (full resolution), after the blend
+            out = keep_colors(image, out)
         if c.split:  # original on the left half, stylized on the right
             out = out.copy()
             out[:, : out.shape[1] // 2] = image[:, : out.shape[1] // 2]
@@ -259,7 +259,7 @@ def _camera_size(text):
                    "free one) on Linux, the OBS virtual camera elsewhere. Needs "
                    "pip install 'rtstyle[vcam]'.")
 @keep_colors_option
-@stabilize_option
+@stabilize_option(default_on=True)
 @click.option("--no-window", is_flag=True, help="Run without a window (e.g. to --record).")
 @click.option("--mirror", is_flag=True, help="Flip the picture left-right, like a mirror.")
 @click.option("--log-state", type=click.Path(dir_okay=False), metavar="FILE.jsonl",
@@ -292,7 +292,7 @@ def webcam_command(engine_name, provider, threads, style, source, size, scale, a
     engine = open_engine(engine_name, provider, threads)
     controls = Controls.for_engine(engine, fixed_alpha(engine, alpha),
                                    style_weights(engine, style), seed, scale=scale,
-                                   keep_colors=keep_colors, stabilize=stabilize or 0.0)
+                                   keep_colors=keep_colors, stabilize=stabilize)
     recorder = None
     if record:
         from rt_style.recorder import Recorder

@@ -118,7 +118,7 @@ def test_end_to_end_webcam_loop_on_a_generated_clip(tiny_onnx, tmp_path, capsys)
                            "--alpha", "fixed", "--sink", "record", "--scale", "0.5",
                            "--json", out_json)
     assert code == 0, err
-    assert "end to end (webcam)" in out and "fps overall" in out
+    assert "end to end (webcam, steady picture 0.7)" in out and "fps overall" in out
     record = json.loads(out_json.read_text())
     (r,) = record["results"]
     check_stats(r)

@@ -173,17 +173,30 @@ def _still_noisy_clip(path, frames=8, w=96, h=72):
     return path
 
 
-def test_video_stabilize_steadies_a_still_noisy_clip(tmp_path):
+def test_video_steadies_a_still_noisy_clip_by_default(tmp_path):
+    """The steady picture is on unless --no-stabilize (or --stabilize 0) turns it off."""
     clip = _still_noisy_clip(tmp_path / "still.mp4")
     outs = {}
-    for name, extra in (("plain", []), ("steady", ["--stabilize"])):
+    for name, extra in (("plain", ["--no-stabilize"]), ("zero", ["--stabilize", "0"]),
+                        ("steady", [])):
         dst = tmp_path / f"{name}.mp4"
         r = run_cli("video", clip, "-o", dst, "--style", "0", "--crf", "0", "--threads", "1",
                     *extra)
         assert r.returncode == 0, r.stderr
         outs[name] = _frames(dst)
     assert len(outs["steady"]) == len(outs["plain"]) == 8
+    assert np.array_equal(outs["plain"], outs["zero"])
     assert _step_error(outs["steady"][2:]) < _step_error(outs["plain"][2:]) / 2
+
+
+@pytest.mark.parametrize("command", ["video", "webcam"])
+def test_stabilize_and_no_stabilize_together_are_an_error(command, tmp_path):
+    clip = _clip(tmp_path / "c.mp4", frames=2)
+    args = [clip, "-o", tmp_path / "o.mp4"] if command == "video" else ["--source", clip,
+                                                                         "--no-window"]
+    r = run_cli(command, *args, "--stabilize", "0.5", "--no-stabilize")
+    assert r.returncode != 0 and r.stderr.startswith("error: ") and "not both" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "o.mp4").exists()
 
 
 @pytest.mark.parametrize("command", ["video", "webcam"])
@@ -211,18 +224,17 @@ def test_t_key_in_a_real_window(display, tmp_path):  # noqa: F811
     clip = _clip(tmp_path / "moving.mp4", frames=30)
     log = tmp_path / "state.jsonl"
     proc, _ = _open_window("classics", clip, display, log, "--style", "0")
+    _wait_for(lambda: any(f["stabilize"] == DEFAULT_STRENGTH for f in _events(log, "frame")),
+              60, "a frame with the steady picture on (the default)", proc)
     _press(display, log, ["t"])
-    _wait_for(lambda: any(f["stabilize"] for f in _events(log, "frame")), 60,
-              "a frame with the steady picture on", proc)
+    _wait_for(lambda: any(f["stabilize"] == 0 for f in _events(log, "frame")), 60,
+              "a frame with the steady picture off", proc)
     _press(display, log, ["t", "t", "q"])
     code, out, err = _finish(proc)
     assert code == 0, err
     pressed = _events(log, "key")
     assert [k["key"] for k in pressed] == ["t", "t", "t", "q"]
-    assert [k["stabilize"] for k in pressed] == [DEFAULT_STRENGTH, 0, DEFAULT_STRENGTH,
-                                                 DEFAULT_STRENGTH]
-    frames = _events(log, "frame")
-    assert any(f["stabilize"] == DEFAULT_STRENGTH for f in frames)  # rendered with it on
+    assert [k["stabilize"] for k in pressed] == [0, DEFAULT_STRENGTH, 0, 0]
     assert "steady picture on/off" in out  # the key list printed at start
 
 

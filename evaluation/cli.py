@@ -155,7 +155,7 @@ def eval_command(model, out, force, images, styles, style_images, style_size, ch
     report["quality"] = stages.measure_quality(ev, out, scales)
     clock.lap("quality")
     if clips:
-        report["temporal"] = stages.measure_temporal(ev, clips, out, stabilize or 0.0)
+        report["temporal"] = stages.measure_temporal(ev, clips, out, stabilize)
     else:
         report["temporal"] = {"skipped": "--no-video" if no_video else
                               "no clips: none given (--video) and --no-generated-clips"}

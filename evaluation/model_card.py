@@ -70,7 +70,11 @@ def render(report: dict, title: str, training: str, command: str) -> str:
         targets = ", ".join(f"≤ {v:g}× on {k} clips" for k, v in t["targets"].items())
         lines += ["", "Temporal stability (flicker): warping error of the stylized clip over the "
                       f"input's own, per clip (OpenCV DIS flow, occlusions masked; targets "
-                      f"{targets}):", ""] + table(t, errors=False)
+                      f"{targets}). The network alone:", ""] + table(t, errors=False)
+        if t.get("steady"):
+            lines += ["", f"With the steady picture at {t['stabilize']:g}, as `rtstyle webcam` "
+                          "and `rtstyle video` show it by default:", ""]
+            lines += table(t["steady"], errors=False)
     lines += ["", "Goal for every component: ρ ≤ −0.9 and a drop ≥ 20 %. Held-out photos: "
                   f"{report['inputs']['num_images']} from `content/eval` at "
                   f"{report['settings']['size']} px.", ""]

@@ -93,6 +93,9 @@ def render_markdown(r: dict) -> str:
     else:
         out += [f"| {m} | {fig} | {goal} | {_ok(met)} |" for m, fig, goal, met in
                 temporal.summary(t)]
+        if t.get("steady"):
+            out += [f"| steady picture {t['stabilize']:g}: {m} | {fig} | {goal} | {_ok(met)} |"
+                    for m, fig, goal, met in temporal.summary(t["steady"])]
     out += ["", "## Adjustability", "",
             "Each α component swept from 0 to 1 with the others at their defaults; the loss of "
             "its own layer (raw VGG loss of the output, mean over the held-out images) must "
@@ -177,8 +180,16 @@ def render_markdown(r: dict) -> str:
                 f"![optimisation {style}]({q['plot']})", "",
                 f"![input, network, optimisation {style}]({q['sheet']})", ""]
     out += ["## Temporal stability", ""]
-    out += [f"With `--stabilize {t['stabilize']:g}` on.", ""] if t.get("stabilize") else []
-    out += [f"Skipped: {t['skipped']}", ""] if "skipped" in t else temporal.markdown(t, t["plot"])
+    if "skipped" in t:
+        out += [f"Skipped: {t['skipped']}", ""]
+    else:
+        out += ["The network alone, each frame stylized on its own (`--no-stabilize`).", ""]
+        out += temporal.markdown(t, t["plot"])
+    if t.get("steady"):
+        out += [f"### With the steady picture ({t['stabilize']:g})", "",
+                f"As `rtstyle webcam` and `rtstyle video` show it by default (`--stabilize "
+                f"{t['stabilize']:g}`): the same clips and measure.", ""]
+        out += temporal.table(t["steady"]) + [""]
     out += ["## Sheets", "", "Made with `rtstyle image --sweep` / `--random`'s code on the first "
             "held-out image.", ""]
     for style, files in r["sheets"].items():

@@ -231,10 +231,15 @@ def measure_quality(ev: Evaluation, out: Path, scales: dict) -> dict:
 
 def measure_temporal(ev: Evaluation, clips: list, out: Path, stabilize: float = 0.0) -> dict:
     """Warping error of every clip at the default and the all-max α, every measured style
-    (evaluation.temporal), with a plot per frame pair; with `stabilize` > 0 through the run
-    time's steady-picture blend (rt_style.stabilizer), as `--stabilize` shows it."""
-    t = temporal.measure(clips, stabilized(temporal.engine_stylizer(ev.engine), stabilize),
-                         ev.alphas, ev.mixes, log)
+    (evaluation.temporal), with a plot per frame pair: the network alone, and with `stabilize`
+    > 0 also through the run time's steady-picture blend (rt_style.stabilizer) under "steady",
+    as `rtstyle webcam` and `video` show it by default."""
+    stylize = temporal.engine_stylizer(ev.engine)
+    t = temporal.measure(clips, stylize, ev.alphas, ev.mixes, log)
+    if stabilize:
+        log(f"temporal: again with the steady picture at {stabilize:g}")
+        t["steady"] = temporal.measure(clips, stabilized(stylize, stabilize), ev.alphas,
+                                       ev.mixes, log)
     t["stabilize"] = stabilize
     t["plot"] = "temporal.png"
     save_image(out / t["plot"], line_chart(

@@ -244,7 +244,7 @@ def _video_size(path) -> tuple[int, int]:
                    "window.")
 @click.option("--sequential", is_flag=True,
               help="Video: decode, stylize and encode in turn instead of overlapping.")
-@stabilize_option(default_on=True)
+@stabilize_option
 @click.option("--scale", default="1", show_default=True, metavar="F",
               help="Webcam loop: stylize at this fraction of the frame size and resize back, "
                    "as `rtstyle webcam --scale` does.")

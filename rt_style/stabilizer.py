@@ -63,34 +63,25 @@ class StrengthType(click.ParamType):
             self.fail(str(e), param, ctx)
 
 
-def stabilize_option(f=None, *, default_on: bool = False):
-    """--stabilize [S]: the steady picture at strength S. Where it is on by default (webcam,
-    video, their end-to-end bench) the command also takes --no-stabilize and always receives
-    the strength to use; elsewhere (eval) None means off."""
-    def decorate(command):
-        what = (f"on by default at {DEFAULT_STRENGTH:g}; --no-stabilize or --stabilize 0 turns "
-                "it off" if default_on else f"[{DEFAULT_STRENGTH:g}]")
-        if default_on:
-            @functools.wraps(command)
-            def resolved(*args, stabilize, no_stabilize, **kwargs):
-                if no_stabilize and stabilize is not None:
-                    raise UserError("give --stabilize S or --no-stabilize, not both")
-                strength = (0.0 if no_stabilize else
-                            DEFAULT_STRENGTH if stabilize is None else stabilize)
-                return command(*args, stabilize=strength, **kwargs)
+def stabilize_option(command):
+    """--stabilize [S] and --no-stabilize (rtstyle webcam, video, eval, bench --end-to-end): the
+    steady picture is on by default; the command receives the strength to use (0: off)."""
+    @functools.wraps(command)
+    def resolved(*args, stabilize, no_stabilize, **kwargs):
+        if no_stabilize and stabilize is not None:
+            raise UserError("give --stabilize S or --no-stabilize, not both")
+        strength = 0.0 if no_stabilize else DEFAULT_STRENGTH if stabilize is None else stabilize
+        return command(*args, stabilize=strength, **kwargs)
 
-            outer = click.option("--no-stabilize", is_flag=True,
-                                 help="Turn the steady picture off (each frame stylized on its "
-                                      "own).")(resolved)
-        else:
-            outer = command
-        return click.option("--stabilize", type=StrengthType(), is_flag=False,
-                            flag_value=DEFAULT_STRENGTH, default=None, metavar="[S]",
-                            help="Steady picture: blend the previous stylized frame, carried "
-                                 "along the optical flow, into each new one where the motion is "
-                                 "reliable (less shimmer). S: blend strength, 0 (off) to "
-                                 f"{MAX_STRENGTH:g}; {what}.")(outer)
-    return decorate(f) if f is not None else decorate
+    resolved = click.option("--no-stabilize", is_flag=True,
+                            help="Turn the steady picture off (each frame stylized on its "
+                                 "own).")(resolved)
+    return click.option("--stabilize", type=StrengthType(), is_flag=False,
+                        flag_value=DEFAULT_STRENGTH, default=None, metavar="[S]",
+                        help="Steady picture: blend the previous stylized frame, carried along "
+                             "the optical flow, into each new one where the motion is reliable "
+                             f"(less shimmer). S: blend strength, 0 (off) to {MAX_STRENGTH:g}; "
+                             f"on by default at {DEFAULT_STRENGTH:g}.")(resolved)
 
 
 class Stabilizer:

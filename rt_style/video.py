@@ -158,7 +158,7 @@ def transcode(src: Path, dst: Path, engine, schedule, style, encoding: Encoding,
               show_default=True, help="Random-walk time scale in seconds.")
 @size_options
 @keep_colors_option
-@stabilize_option(default_on=True)
+@stabilize_option
 @click.option("--batch", type=click.IntRange(1), default=1, show_default=True,
               help="Frames per inference call.")
 @click.option("--codec", default="libx264", show_default=True,

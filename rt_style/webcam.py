@@ -259,7 +259,7 @@ def _camera_size(text):
                    "free one) on Linux, the OBS virtual camera elsewhere. Needs "
                    "pip install 'rtstyle[vcam]'.")
 @keep_colors_option
-@stabilize_option(default_on=True)
+@stabilize_option
 @click.option("--no-window", is_flag=True, help="Run without a window (e.g. to --record).")
 @click.option("--mirror", is_flag=True, help="Flip the picture left-right, like a mirror.")
 @click.option("--log-state", type=click.Path(dir_okay=False), metavar="FILE.jsonl",

@@ -352,23 +352,37 @@ def test_spearman_one_swap_in_five_is_exactly_the_goal():
 
 def test_temporal_with_the_steady_picture(tiny_onnx, eval_images, style_images, clip, tmp_path,
                                           capsys):
-    """--stabilize S: the same measure, over clips stylized with rtstyle video's --stabilize."""
+    """The network alone, and (on by default, strength from --stabilize S) the same measure
+    over clips stylized as rtstyle video shows them; --no-stabilize leaves the second out."""
     from evaluation import temporal
     from rt_style.stabilizer import stabilized
 
+    args = ["--no-generated-clips", "--num-images", 1, "--sweep-steps", 3, "--random", 2,
+            "--opt-steps", 1]
     out = tmp_path / "steady"
-    code, _, err = quick(capsys, tiny_onnx, out, eval_images, style_images[:1], clip,
-                         "--no-generated-clips", "--num-images", 1, "--sweep-steps", 3,
-                         "--random", 2, "--opt-steps", 1, "--stabilize", 0.9)
+    code, _, err = quick(capsys, tiny_onnx, out, eval_images, style_images[:1], clip, *args,
+                         "--stabilize", 0.9)
     assert code == 0, err
     t = json.loads((out / "report.json").read_text())["temporal"]
-    assert t["stabilize"] == 0.9 and "With `--stabilize 0.9` on." in (out / "report.md").read_text()
+    md = (out / "report.md").read_text()
+    assert t["stabilize"] == 0.9 and "### With the steady picture (0.9)" in md
+    assert "steady picture 0.9: worst warping error" in md  # in the summary too
     engine = load_engine(tiny_onnx)
     clips = temporal.file_clips([clip], 5, 96)
     alphas = {"default": engine.alpha_defaults, "all-max": engine.alpha_ranges[:, 1]}
     plain = temporal.measure(clips, temporal.engine_stylizer(engine), alphas, {"style0": None})
     steady = temporal.measure(clips, stabilized(temporal.engine_stylizer(engine), 0.9), alphas,
                               {"style0": None})
-    got = t["clips"][0]["stylized"]["style0"]["default"]["mean"]
-    assert got == pytest.approx(steady["clips"][0]["stylized"]["style0"]["default"]["mean"])
-    assert got != pytest.approx(plain["clips"][0]["stylized"]["style0"]["default"]["mean"])
+
+    def mean(result):
+        return result["clips"][0]["stylized"]["style0"]["default"]["mean"]
+    assert mean(t) == pytest.approx(mean(plain))
+    assert mean(t["steady"]) == pytest.approx(mean(steady))
+    assert mean(steady) != pytest.approx(mean(plain))
+    off = tmp_path / "off"
+    code, _, err = quick(capsys, tiny_onnx, off, eval_images, style_images[:1], clip, *args,
+                         "--no-stabilize")
+    assert code == 0, err
+    t = json.loads((off / "report.json").read_text())["temporal"]
+    assert t["stabilize"] == 0 and "steady" not in t
+    assert "With the steady picture" not in (off / "report.md").read_text()

@@ -131,7 +131,7 @@ def test_training_with_it_runs_and_resumes_exactly(photo_dir, style_images, tmp_
 
 
 def test_config_field_and_legacy_value(photo_dir, style_images, tmp_path):
-    assert TrainConfig().stability_weight == 0.0 and TrainConfig().stability_motion == "shift"
+    assert TrainConfig().stability_weight == 15.0 and TrainConfig().stability_motion == "shift"
     saved = tiny_config(photo_dir, style_images[:1], tmp_path).to_dict()
     del saved["stability_weight"], saved["stability_motion"]  # saved before the options existed
     old = TrainConfig.from_saved(saved)

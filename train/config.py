@@ -63,8 +63,9 @@ class TrainConfig:
     # 40:1 style no longer drowns one asking for 1:3 in the gradient
     normalize_weights: bool = True
     tv_weight: float = 0.0
-    # T(warp(x) + noise) ≈ warp(T(x)) for small random warps and noise: less flicker on video
-    stability_weight: float = 0.0
+    # T(warp(x) + noise) ≈ warp(T(x)) for small random warps and noise: less flicker on video.
+    # 15 keeps the strokes (50 paints a tinted photo); benchmarks/RESULTS.md, issue 16
+    stability_weight: float = 15.0
     stability_motion: str = "shift"  # train/stability.py: whole-pixel shifts, or affine warps
     ema_decay: float = 0.99
     # plain: running batch mean | weighted: scale each layer where it is asked for |

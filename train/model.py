@@ -141,8 +141,9 @@ PRESETS: dict[str, Preset] = {
                       up=((16, 3, 2),), out_kernel=3, reflect=False, out_upsample=2, margin=16,
                       upsample="bilinear"),
         ConditionerSpec(width=256, depth=1, init="default"),
-        "fast with bilinear ×2 steps instead of nearest-neighbour ones: nearest ×2 before a 3×3 "
-        "conv lets even and odd columns differ, the period-2 grid at 1280×720.",
+        "fast with bilinear ×2 steps instead of nearest-neighbour ones (nearest ×2 before a 3×3 "
+        "conv lets even and odd columns differ: the period-2 grid): half the grid figure, but "
+        "it rings around edges and paints less (benchmarks/RESULTS.md, issue 16).",
     ),
     # Issue 15 candidates: the MACs go to the body, MobileNetV2 blocks (CIN after each conv),
     # and the full/half-resolution stages are narrow. Same zero padding and 16 px reflected

@@ -91,8 +91,9 @@ KEYS = (
     Key(("Tab",), "next_style", "next style (multi-style models)",
         "; `--style` sets the start, mixtures allowed"),
     Key(("t",), "stabilize", "steady picture on/off (flow-guided blending)",
-        ": still regions stop shimmering, moving ones are left alone; `--stabilize [S]` starts "
-        f"with it on and sets the blend (default {DEFAULT_STRENGTH:g})"),
+        ", on at the start: still regions stop shimmering, moving ones are left alone; "
+        f"`--stabilize S` sets the blend (default {DEFAULT_STRENGTH:g}), `--no-stabilize` starts "
+        "with it off"),
     Key(("v",), "split", "split view: original | stylized",
         " (left and right half)"),
     Key(("h",), "hud", "HUD on/off"),

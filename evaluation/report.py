@@ -8,14 +8,16 @@ import math
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from evaluation import artefacts, temporal
 from evaluation.adjustability import DROP_GOAL, RHO_GOAL
-from evaluation.model_card import render
+from evaluation.model_card import render, speed_table
 from evaluation.picture_side import GOALS as LOOKS_GOALS
 from evaluation.picture_side import goal_text
 from rt_style.alpha import short_name
 from rt_style.atomic import write_text
+from rt_style.imageio import save_image
 from rt_style.registry import steps_text
 
 LOOKS_ROWS = (("live_min", "smallest live slider (levels)", ".1f"),
@@ -195,6 +197,9 @@ def render_markdown(r: dict) -> str:
     for style, files in r["sheets"].items():
         out += [f"### {style}", "", f"![sweep {style}]({files['sweep']})", "",
                 f"![random α {style}]({files['random']})", ""]
+    if r.get("speed"):
+        out += ["## Speed", "", "Through the runtime's engine, one frame per call (`rtstyle bench` "
+                "times more: batches, threads, end to end).", ""] + speed_table(r["speed"]) + [""]
     out += ["All figures: `report.json`.", ""]
     return "\n".join(out)
 
@@ -232,6 +237,23 @@ def write_report(out: Path, report: dict) -> Path:
     return out / "report.md"
 
 
-def write_card(path: Path, report: dict, title: str, training: str, command: str) -> None:
-    """The model card (evaluation.model_card) from the same figures, written atomically."""
-    write_text(path, render(report, title, training, command))
+CARD_SHEET_WIDTH = 768  # px: the card's sheets are previews; the report keeps the full ones
+
+
+def write_card(path: Path, report: dict, title: str, training: str, command: str,
+               folder: Path | None = None) -> None:
+    """The model card (evaluation.model_card) from the same figures, written atomically, with
+    small JPEG copies of each style's sheets from the report `folder` beside it
+    (CARD-sweep-STYLE.jpg, CARD-random-STYLE.jpg)."""
+    images = {}
+    sheets = report.get("sheets", {}) if folder else {}
+    for style, files in sheets.items():
+        images[style] = {}
+        for kind in ("sweep", "random"):
+            name = f"{path.stem}-{kind}-{style}.jpg"
+            with Image.open(folder / files[kind]) as sheet:
+                small = sheet.convert("RGB")
+                small.thumbnail((CARD_SHEET_WIDTH, CARD_SHEET_WIDTH * 4))
+            save_image(path.with_name(name), small, None, quality=85)
+            images[style][kind] = name
+    write_text(path, render(report, title, training, command, images))

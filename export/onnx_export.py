@@ -54,7 +54,12 @@ def trace(module: ExportGraph, opset: int = DEFAULT_OPSET) -> onnx.ModelProto:
     """Export with torch.export (dynamo), keeping batch, height and width symbolic."""
     n, h, w = EXAMPLE
     model = module.model
-    batch, height, width = (torch.export.Dim(name) for name in ("batch", "height", "width"))
+    if model.transform.spec.input_scale == 1:
+        batch, height, width = (torch.export.Dim(name) for name in ("batch", "height", "width"))
+    else:  # the strict solver cannot prove that the half-size frame, enlarged, fits the frame
+        # again (nested floor divisions); DYNAMIC keeps such checks as runtime asserts. The
+        # parity check at odd sizes shows that no size was specialised.
+        batch = height = width = torch.export.Dim.DYNAMIC
     args = [torch.randint(0, 256, (n, h, w, 3), dtype=torch.uint8), torch.rand(n, model.num_alpha)]
     shapes = [{0: batch, 1: height, 2: width}, {0: batch}]
     names = [IMAGE, ALPHA]
@@ -114,14 +119,15 @@ class ExportResult:
 
 
 def set_margin(model, margin: int) -> None:
-    """The reflected border around each frame (its width is baked into the graph). Zero padding
-    inside T reaches about 20 px into the picture; a margin wider than that keeps its edge
-    response (a coloured line along the frame's edges) in the part that is cropped off."""
-    stride = model.transform.stride
+    """The reflected border around each frame, in the frame's pixels (its width is baked into
+    the graph). Zero padding inside T reaches up to about 40 px into the picture (`fast`: at 32
+    a dark 1-px line was left along its left edge; benchmarks/RESULTS.md); a margin wider than
+    that keeps its edge response (a line along the frame's edges) in the part cropped off."""
+    stride = model.frame_stride
     if margin < 0 or margin % stride:
         raise UserError(f"--margin {margin}: needs a multiple of the network's stride "
-                        f"({stride}), e.g. {max(stride, 32 // stride * stride)}")
-    model.transform.margin = margin
+                        f"({stride}), e.g. {max(stride, 40 // stride * stride)}")
+    model.transform.margin = margin // model.transform.spec.input_scale
 
 
 def export_checkpoint(checkpoint, out, *, opset: int = DEFAULT_OPSET, simplify_graph=False,
@@ -176,7 +182,7 @@ def export_checkpoint(checkpoint, out, *, opset: int = DEFAULT_OPSET, simplify_g
 
         proto, _ = optimize(proto, CPU if cpu_only else PORTABLE)
     info = describe(model, trained, opset=opset_of(proto),
-                    min_side=min_reflect_side(model.transform.stride, model.transform.margin))
+                    min_side=min_reflect_side(model.frame_stride, model.frame_margin))
     proto = embed(proto, info)
     reference = parity.torch_runner(module)
     fp32 = _validated(proto, "fp32", reference, parity.noise_feeds(info, sizes), tolerance)

@@ -16,8 +16,9 @@ from onnx import TensorProto, numpy_helper
 OPSETS = range(9, 21)  # TensorRT 10.0 parses opsets 9 to 20
 
 ALLOWED_OPS = frozenset("""
-    Abs Add Cast Ceil Clip Concat Constant ConstantOfShape Conv ConvTranspose DepthToSpace
-    DequantizeLinear Div Equal Erf Exp Expand Flatten Floor Gather GatherElements GatherND Gemm
+    Abs Add AveragePool Cast Ceil Clip Concat Constant ConstantOfShape Conv ConvTranspose
+    DepthToSpace DequantizeLinear Div Equal Erf Exp Expand Flatten Floor Gather GatherElements
+    GatherND Gemm
     GlobalAveragePool Greater GreaterOrEqual HardSigmoid HardSwish Identity InstanceNormalization
     LeakyRelu Less LessOrEqual Log MatMul Max Min Mod Mul Neg Not Pad Pow QuantizeLinear Range
     Reciprocal ReduceMax ReduceMean ReduceMin ReduceSum Relu Reshape Resize Round Shape Sigmoid

@@ -200,11 +200,13 @@ def test_runtime_rejects_non_rtstyle_models(tmp_path):
 
 
 # ------------------------------------------------------------------------ presets and variants
-@pytest.mark.parametrize("preset", ["mobile", "mobile-sep", "mobile-smooth", "fast-smooth"])
+@pytest.mark.parametrize("preset", ["mobile", "mobile-sep", "mobile-smooth", "fast-smooth",
+                                    "fast-half"])
 def test_mobile_presets_export_exactly(preset, photo_dir, style_images, tmp_path):
     """Depthwise convs, inverted blocks, the ×8 stem, (mobile-sep) separable upsampling convs
-    and (mobile-smooth, fast-smooth) bilinear upsampling and a reflection-padded body export,
-    pass the parity check at odd sizes and stay TensorRT-compatible."""
+    and (mobile-smooth, fast-smooth) bilinear upsampling and a reflection-padded body, and
+    (fast-half) the half-size frame with its change enlarged, export, pass the parity check at
+    odd sizes and stay TensorRT-compatible."""
     cfg = _config(photo_dir, style_images, tmp_path, preset=preset)
     Trainer(cfg, log=lambda _: None).save()
     result = export_checkpoint(tmp_path, tmp_path / "m.onnx", sizes=PAPER_SIZES,
@@ -213,11 +215,14 @@ def test_mobile_presets_export_exactly(preset, photo_dir, style_images, tmp_path
     assert result.trt_problems == []
     ops = [n.op_type for n in onnx.load(result.path).graph.node]
     assert "DepthToSpace" in ops  # the dense upsampling convs became sub-pixel convs
-    assert ("Resize" in ops) == (preset == "mobile-sep")  # depthwise ones keep the Resize
+    # depthwise upsampling convs keep their Resize; fast-half enlarges its change with one
+    assert ("Resize" in ops) == (preset in ("mobile-sep", "fast-half"))
     if preset == "mobile-smooth":  # bilinear upsampling folded too; the body reflects
         assert "ConvTranspose" not in ops and ops.count("Pad") > 1
     if preset == "fast-smooth":
         assert "ConvTranspose" not in ops
+    if preset == "fast-half":
+        assert ops.count("Resize") == 1 and "AveragePool" in ops
 
 
 def test_paper_preset_with_two_styles(paper_multi):

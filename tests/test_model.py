@@ -185,3 +185,23 @@ def test_mac_counter_counts_every_conv_at_its_resolution():
     assert got["total"] == sum(want.values())
     depthwise = macs.conv_macs(StyleNet("mobile"), 640, 480)["total"]
     assert depthwise < got["total"] / 3
+
+
+def test_half_size_preset_adds_its_change_to_the_whole_frame(monkeypatch):
+    """fast-half: T works on the frame at half size; where it changes nothing the frame comes
+    back exactly, fine detail included, and a uniform change lands uniformly on every pixel,
+    at odd sizes too."""
+    m = StyleNet("fast-half", num_alpha=4, input_skip=True)
+    assert (m.frame_stride, m.frame_margin) == (8, 32)
+    x = 0.25 + 0.5 * torch.rand(2, 3, 37, 50)  # away from 0 and 1, where the skip clamps
+    x[..., ::2, :] += 0.1  # detail at the finest scale, which half size cannot hold
+    a = torch.rand(2, 4)
+    monkeypatch.setattr(m.transform, "logits", lambda small, g, b: torch.zeros_like(small))
+    assert torch.allclose(m(x, a), x, atol=1e-5)
+    delta = torch.tensor([0.2, -0.1, 0.05])
+
+    def shifted(small, g, b):  # logits whose sigmoid is small + delta
+        return torch.logit(small + delta[:, None, None]) - torch.logit(small)
+
+    monkeypatch.setattr(m.transform, "logits", shifted)
+    assert torch.allclose(m(x, a), (x + delta[:, None, None]).clamp(0, 1), atol=1e-5)

@@ -322,6 +322,19 @@ def test_margin_is_baked_into_the_graph_and_recorded(fast_ckpt, tmp_path, capsys
     assert not bad.exists()
 
 
+def test_margin_counts_the_frames_pixels_on_a_half_size_network():
+    """fast-half runs T on the half-size frame: --margin is in the frame's pixels, a multiple
+    of its stride there (8), and the metadata records it so."""
+    from export.onnx_export import set_margin
+    from train.model import StyleNet
+
+    model = StyleNet("fast-half", input_skip=True)
+    set_margin(model, 48)
+    assert (model.transform.margin, model.frame_margin, model.frame_stride) == (24, 48, 8)
+    with pytest.raises(UserError, match=r"multiple of the network's stride \(8\), e\.g\. 40"):
+        set_margin(model, 36)
+
+
 def test_cli_missing_and_corrupt_checkpoints(tmp_path, capsys):
     out = tmp_path / "m.onnx"
     assert "checkpoint not found" in _cli_error(capsys, ["export", str(tmp_path / "no.pt"),

@@ -81,9 +81,9 @@ def _build(onnx_path, o) -> None:
                    "--alpha-default).")
 @click.option("--margin", type=click.IntRange(0), metavar="PX",
               help="Reflected border added around each frame and cropped off after the network "
-                   "(default: the run's; the CPU presets train with 16). 32 keeps the network's "
-                   "edge response out of the picture (no line along the frame's edges) at about "
-                   "10 % more pixels at 640×480; a multiple of the stride.")
+                   "(default: the run's; the CPU presets train with 16). 40 keeps the network's "
+                   "edge response out of the picture (no line along the frame's edges) at 17 % "
+                   "more pixels at 640×480; in the frame's pixels, a multiple of the stride.")
 @click.option("--cpu-only", is_flag=True,
               help="A graph for ONNX Runtime's CPU provider only: faster there (fused "
                    "instance norm, uint8 data movement, transposed upsampling convs), but "

@@ -20,9 +20,11 @@ import pytest
 from PIL import Image
 
 from rt_style.controls import HELP, KEYS, SCALE_MIN, Controls, help_text, readme_table
+from rt_style.engine import load_engine
 from rt_style.errors import UserError
 from rt_style.frameops import KeepColors, keep_colors
 from rt_style.hud import draw_help, draw_hud, hud_lines
+from rt_style.registry import resolve
 from rt_style.vcam import VirtualCamera
 from tests.conftest import ROOT, run_cli, smooth_image
 from tests.test_webcam import (  # noqa: F401  (display is a fixture)
@@ -514,7 +516,11 @@ def test_brush_strength_and_keep_colours_keys_in_a_real_window(display, tmp_path
     assert first["scale"] == 1 and first["strength"] == 1
     last = pressed[-1]
     assert last["scale"] == pytest.approx(0.7071) and last["strength"] == 2
-    assert last["alpha"] == [0.25] * 4 and last["applied_alpha"] == [0.5] * 4
+    # the sliders stay where the model starts them; strength 2 doubles them, up to each range
+    engine = load_engine(resolve("classics"))
+    defaults, top = engine.alpha_defaults, engine.alpha_ranges[:, 1]
+    assert last["alpha"] == pytest.approx(defaults.tolist())
+    assert last["applied_alpha"] == pytest.approx(np.minimum(2 * defaults, top).tolist())
     assert last["flags"]["keep_colors"] and last["flags"]["frozen"]
 
     plain, brush, strong, kept = _snapshots(log)

@@ -24,6 +24,7 @@ from rt_style import timing
 from rt_style.alpha import short_name
 from rt_style.errors import UserError
 from rt_style.imageio import load_image, resized, save_image, to_bgr
+from rt_style.peer import PeerEngine
 from rt_style.sheet import grid, random_sheet, sweep_sheet
 from rt_style.stabilizer import stabilized
 from train.losses import style_grams_for
@@ -262,7 +263,6 @@ def measure_speed(ev: Evaluation, threads: int | None = None) -> dict:
                            if k in ("cpu", "cores", "load_average")},
                "threads": threads, "style": ev.names[ev.measured[0]], "sizes": {}}
     if s["speed_peer"]:
-        from rt_style.peer import PeerEngine
         try:
             cases.append(timing.Case("peer", PeerEngine(threads=threads)))
         except UserError as e:

@@ -18,11 +18,11 @@ OPSETS = range(9, 21)  # TensorRT 10.0 parses opsets 9 to 20
 ALLOWED_OPS = frozenset("""
     Abs Add AveragePool Cast Ceil Clip Concat Constant ConstantOfShape Conv ConvTranspose
     DepthToSpace DequantizeLinear Div Equal Erf Exp Expand Flatten Floor Gather GatherElements
-    GatherND Gemm
-    GlobalAveragePool Greater GreaterOrEqual HardSigmoid HardSwish Identity InstanceNormalization
-    LeakyRelu Less LessOrEqual Log MatMul Max Min Mod Mul Neg Not Pad Pow QuantizeLinear Range
-    Reciprocal ReduceMax ReduceMean ReduceMin ReduceSum Relu Reshape Resize Round Shape Sigmoid
-    Sign Slice Softplus SpaceToDepth Split Sqrt Squeeze Sub Sum Tanh Tile Transpose Unsqueeze Where
+    GatherND Gemm GlobalAveragePool Greater GreaterOrEqual HardSigmoid HardSwish Identity
+    InstanceNormalization LeakyRelu Less LessOrEqual Log MatMul Max Min Mod Mul Neg Not Pad Pow
+    QuantizeLinear Range Reciprocal ReduceMax ReduceMean ReduceMin ReduceSum Relu Reshape Resize
+    Round Shape Sigmoid Sign Slice Softplus SpaceToDepth Split Sqrt Squeeze Sub Sum Tanh Tile
+    Transpose Unsqueeze Where
 """.split())
 
 TYPES = {TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.BFLOAT16, TensorProto.INT32,

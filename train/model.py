@@ -460,8 +460,7 @@ class StyleNet(nn.Module):
             out = out + skip[:, :, None, None] * input_logit(small)
         change = F.interpolate(torch.sigmoid(out) - small, scale_factor=s, mode="bilinear",
                                align_corners=False)
-        # each cropped on its own: both are then h × w for the exporter, whose shape solver
-        # cannot prove that the enlarged change is exactly as large as the padded frame
+        # the change cropped to the frame, then added: one add over the frame's pixels only
         return (image + change[..., m:m + h, m:m + w]).clamp(0.0, 1.0)
 
     @property

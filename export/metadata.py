@@ -19,12 +19,14 @@ from rt_style.contract import META_KEY, ModelInfo
 
 
 def describe(model, info: ModelInfo, *, opset: int, min_side: int) -> ModelInfo:
-    """A checkpoint's description, completed with what only the exported graph knows."""
+    """A checkpoint's description, completed with what only the exported graph knows, and the
+    network itself (so `rtstyle train --init MODEL.onnx` rebuilds it exactly)."""
     return dataclasses.replace(
         info, width=model.width, stride=model.frame_stride, margin=model.frame_margin,
         min_side=min_side, opset=opset,
         precision="fp32", init_steps=info.init_steps or 0,
-        trained_with=info.trained_with or info.version, version=__version__)
+        trained_with=info.trained_with or info.version, version=__version__,
+        extra={**info.extra, "architecture": model.architecture()})
 
 
 def graph_hash(proto: onnx.ModelProto) -> str:

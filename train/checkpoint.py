@@ -26,7 +26,12 @@ def checkpoint_file(path) -> Path:
 
 
 def load(path) -> dict:
-    """Load a training checkpoint (a run folder is accepted too: its checkpoints/last.pt)."""
+    """Load a training checkpoint (a run folder is accepted too: its checkpoints/last.pt; an
+    exported .onnx model gives its weights and description, train.onnx_weights)."""
+    if Path(path).suffix.lower() == ".onnx" and Path(path).is_file():
+        from train.onnx_weights import checkpoint_from_onnx
+
+        return checkpoint_from_onnx(path)
     path = checkpoint_file(path)
     if not path.is_file():
         raise UserError(f"checkpoint not found: {path}")

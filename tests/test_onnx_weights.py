@@ -1,0 +1,101 @@
+"""Training from an exported model: its weights come back exactly, old exports included."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from rt_style.errors import UserError
+from rt_style.registry import bundled
+from tests.conftest import run_cli, tiny_config
+from train import checkpoint as ckpt_io
+from train.onnx_weights import checkpoint_from_onnx
+from train.trainer import Trainer
+
+
+def _without_architecture(src, dst):
+    """A copy of an export as rtstyle wrote them before exports recorded their network."""
+    proto = onnx.load(str(src))
+    for p in proto.metadata_props:
+        if p.key == "rtstyle":
+            meta = json.loads(p.value)
+            meta.pop("architecture")
+            p.value = json.dumps(meta)
+    onnx.save(proto, str(dst))
+    return dst
+
+
+@pytest.mark.parametrize("old_export", [False, True], ids=["export", "export-before-0.1"])
+def test_export_gives_back_the_checkpoint_weights(tiny_onnx, tmp_path, old_export):
+    path = _without_architecture(tiny_onnx, tmp_path / "old.onnx") if old_export else tiny_onnx
+    ck = checkpoint_from_onnx(path)
+    trained = ckpt_io.load(tiny_onnx.parent)
+    assert ck["architecture"] == trained["architecture"]
+    assert ck["step"] == trained["step"]
+    assert ck["model"].keys() == trained["model"].keys()
+    for key, want in trained["model"].items():  # the upsampling convs via their 4 phases
+        assert torch.allclose(ck["model"][key], want, atol=1e-5), key
+
+
+def test_init_from_an_export_starts_as_that_model(tiny_onnx, photo_dir, style_images, tmp_path):
+    """`rtstyle train --init MODEL.onnx`: the new run's network is the exported one, and the
+    steps behind it are counted."""
+    cfg = tiny_config(photo_dir, style_images[:1], tmp_path, steps=1, width=0.5,
+                      init=str(tiny_onnx))
+    trainer = Trainer(cfg, log=lambda _: None)
+    old, _ = ckpt_io.load_model(tiny_onnx.parent)
+    x, alpha = torch.rand(1, 3, 40, 56), torch.full((1, 4), 0.5)
+    with torch.no_grad():
+        assert torch.allclose(trainer.model(x, alpha), old(x, alpha), atol=1e-5)
+    assert trainer.init_steps == ckpt_io.load(tiny_onnx.parent)["step"]
+
+
+@pytest.mark.skipif("classics" not in bundled(), reason="the bundled classics model is missing")
+def test_bundled_model_rebuilds_in_pytorch():
+    """The bundled model (exported before exports recorded their network) rebuilt from its
+    weights gives ONNX Runtime's picture to within rounding."""
+    import onnxruntime as ort
+
+    from export.graph import ExportGraph
+    from export.onnx_export import set_margin
+    from train.model import StyleNet
+
+    path = bundled()["classics"]
+    ck = checkpoint_from_onnx(path)
+    model = StyleNet.from_architecture(ck["architecture"])
+    model.load_state_dict(ck["model"])
+    set_margin(model, ck["meta"].get("margin") or 40)
+    image = np.random.default_rng(0).integers(0, 256, (1, 60, 84, 3), np.uint8)
+    alpha, style = np.float32([[0.2, 0.9, 0.5, 1.0]]), np.float32([[0, 1, 0]])
+    want = ort.InferenceSession(str(path)).run(None, {"image": image, "alpha": alpha,
+                                                      "style": style})[0]
+    with torch.no_grad():
+        got = ExportGraph(model.eval())(torch.from_numpy(image), torch.from_numpy(alpha),
+                                        torch.from_numpy(style)).numpy()
+    assert np.abs(got.astype(int) - want.astype(int)).max() <= 1
+
+
+def test_exports_it_cannot_read_back_say_why(tiny_onnx, tmp_path):
+    cpu = tmp_path / "cpu.onnx"
+    from export.onnx_export import export_checkpoint
+
+    export_checkpoint(tiny_onnx.parent, cpu, sizes=[(7, 13)], cpu_only=True, log=lambda _: None)
+    with pytest.raises(UserError, match="do not fit.*--cpu-only"):
+        checkpoint_from_onnx(cpu)
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"not a model")
+    with pytest.raises(UserError, match="not a readable ONNX model"):
+        checkpoint_from_onnx(junk)
+
+
+def test_cli_init_from_a_broken_export_is_one_line(tmp_path, photo_dir, style_images):
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"not a model")
+    r = run_cli("train", "-c", photo_dir, "-s", style_images[0], "-o", tmp_path / "run",
+                "--init", junk, "--steps", "1", "--crop-size", "32", "--style-size", "32")
+    assert r.returncode != 0
+    assert "not a readable ONNX model" in r.stderr and "Traceback" not in r.stderr

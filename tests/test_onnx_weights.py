@@ -13,6 +13,7 @@ from rt_style.engine import read_info
 from rt_style.errors import UserError
 from tests.conftest import ROOT, run_cli, tiny_config
 from train import checkpoint as ckpt_io
+from train.model import PRESETS
 from train.onnx_weights import checkpoint_from_onnx
 from train.trainer import Trainer
 
@@ -40,6 +41,43 @@ def test_export_gives_back_the_checkpoint_weights(tiny_onnx, tmp_path, old_expor
     assert ck["step"] == trained["step"]
     assert ck["model"].keys() == trained["model"].keys()
     for key, want in trained["model"].items():  # the upsampling convs via their 4 phases
+        assert torch.allclose(ck["model"][key], want, atol=1e-5), key
+
+
+@pytest.mark.parametrize("taps", ["nearest", "bilinear"])
+def test_upsampling_kernels_come_back_from_their_phases(taps):
+    """The exporter's phase fold (export.optimize.subpixel_upsampling), undone exactly, and only
+    by the upsampling that made it."""
+    from export.optimize import _BILINEAR_PHASE, _PHASE
+    from train.onnx_weights import _unphase
+
+    phase = {"nearest": _PHASE, "bilinear": _BILINEAR_PHASE}[taps]
+    weight = np.random.default_rng(0).normal(size=(5, 3, 3, 3)).astype(np.float32)
+    phases = np.zeros((5, 2, 2, 3, 3, 3))
+    for dy in range(2):
+        for dx in range(2):
+            phases[:, dy, dx] = np.einsum("ij,ocjk,lk->ocil", phase[dy], weight, phase[dx])
+    phases = phases.reshape(20, 3, 3, 3).astype(np.float32)
+    assert np.allclose(_unphase(phases), weight, atol=1e-5)
+    assert _unphase(phases + np.float32(0.01) * (np.arange(phases.size) % 7).reshape(
+        phases.shape)) is None  # no upsampling of ours: refused, not guessed
+
+
+# fast (the default, nearest) and fast-smooth (bilinear) in the default run; the rest with -m slow
+EVERY_PRESET = [p if p in ("fast", "fast-smooth") else pytest.param(p, marks=pytest.mark.slow)
+                for p in sorted(PRESETS)]
+
+
+@pytest.mark.parametrize("preset", EVERY_PRESET, ids=str)
+def test_every_preset_comes_back_from_its_export(preset, photo_dir, style_images, tmp_path):
+    from export.onnx_export import export_checkpoint
+
+    Trainer(tiny_config(photo_dir, style_images, tmp_path, steps=1, width=0.25, preset=preset,
+                        crop_size=48), log=lambda _: None).fit()
+    export_checkpoint(tmp_path, tmp_path / "m.onnx", sizes=[(7, 13)], log=lambda _: None)
+    ck, trained = checkpoint_from_onnx(tmp_path / "m.onnx"), ckpt_io.load(tmp_path)
+    assert ck["architecture"] == trained["architecture"]
+    for key, want in trained["model"].items():
         assert torch.allclose(ck["model"][key], want, atol=1e-5), key
 
 

@@ -8,7 +8,7 @@ solve gives it back exactly (to float rounding). Only the default (portable) fp3
 qualifies: `--cpu-only` fuses and transposes further, fp16 and int8 lose precision.
 
 This is how a bundled model keeps training across machines: the model files are committed,
-checkpoints are not (`rtstyle train --init classics`).
+checkpoints are not (`rtstyle train --init rt_style/models/classics.onnx`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import torch
 from onnx import numpy_helper
 
 from export.metadata import read
-from export.optimize import _PHASE
+from export.optimize import _BILINEAR_PHASE, _PHASE
 from rt_style.contract import ModelInfo
 from rt_style.errors import UserError
 
@@ -29,15 +29,20 @@ PREFIX = "model."
 SUBPIXEL = "_subpixel"
 
 
-def _unphase(phases: np.ndarray) -> np.ndarray:
-    """The 3×3 kernel (Cout×Cin×3×3) whose nearest-×2 phases are `phases` (4·Cout×Cin×3×3)."""
-    cout = phases.shape[0] // 4
-    cin = phases.shape[1]
-    # vec(P_dy W P_dx^T) = (P_dy ⊗ P_dx) vec(W): stack the four phases' maps and solve.
-    ops = np.concatenate([np.kron(_PHASE[dy], _PHASE[dx]) for dy in range(2) for dx in range(2)])
+def _unphase(phases: np.ndarray) -> np.ndarray | None:
+    """The 3×3 kernel (Cout×Cin×3×3) whose ×2 phases are `phases` (4·Cout×Cin×3×3), for a
+    nearest or a bilinear upsampling, whichever reproduces them; None if neither does."""
+    cout, cin = phases.shape[0] // 4, phases.shape[1]
     target = phases.astype(np.float64).reshape(cout, 4, cin, 9).transpose(1, 3, 0, 2)
-    solved, *_ = np.linalg.lstsq(ops, target.reshape(36, -1), rcond=None)
-    return solved.reshape(3, 3, cout, cin).transpose(2, 3, 0, 1).astype(phases.dtype)
+    target = target.reshape(36, -1)
+    scale = max(float(np.abs(target).max()), 1e-12)
+    for taps in (_PHASE, _BILINEAR_PHASE):
+        # vec(P_dy W P_dx^T) = (P_dy ⊗ P_dx) vec(W): stack the four phases' maps and solve.
+        ops = np.concatenate([np.kron(taps[dy], taps[dx]) for dy in range(2) for dx in range(2)])
+        solved, *_ = np.linalg.lstsq(ops, target, rcond=None)
+        if np.abs(ops @ solved - target).max() <= 1e-5 * scale:
+            return solved.reshape(3, 3, cout, cin).transpose(2, 3, 0, 1).astype(phases.dtype)
+    return None
 
 
 def _weights(proto: onnx.ModelProto) -> dict[str, np.ndarray]:
@@ -50,7 +55,8 @@ def _weights(proto: onnx.ModelProto) -> dict[str, np.ndarray]:
         if name.endswith(SUBPIXEL):
             name = name[:-len(SUBPIXEL)]
             value = _unphase(value) if value.ndim == 4 else value[::4].copy()
-        out[name] = value
+        if value is not None:  # an upsampling no rewrite of ours makes: missing, so refused
+            out[name] = value
     return out
 
 

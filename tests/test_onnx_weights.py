@@ -49,9 +49,10 @@ def test_upsampling_kernels_come_back_from_their_phases(taps):
     """The exporter's phase fold (export.optimize.subpixel_upsampling), undone exactly, and only
     by the upsampling that made it."""
     from export.optimize import _BILINEAR_PHASE, _PHASE
-    from train.onnx_weights import _unphase
+    from train.onnx_weights import PHASE_TAPS, _unphase
 
     phase = {"nearest": _PHASE, "bilinear": _BILINEAR_PHASE}[taps]
+    assert np.array_equal(np.array(PHASE_TAPS[taps]), np.array(phase))  # train's = export's
     weight = np.random.default_rng(0).normal(size=(5, 3, 3, 3)).astype(np.float32)
     phases = np.zeros((5, 2, 2, 3, 3, 3))
     for dy in range(2):

@@ -13,6 +13,7 @@ checkpoints are not (`rtstyle train --init rt_style/models/classics.onnx`).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -20,13 +21,34 @@ import onnx
 import torch
 from onnx import numpy_helper
 
-from export.metadata import read
-from export.optimize import _BILINEAR_PHASE, _PHASE
-from rt_style.contract import ModelInfo
+from rt_style.contract import META_KEY, ModelInfo
 from rt_style.errors import UserError
 
 PREFIX = "model."
 SUBPIXEL = "_subpixel"
+
+
+def _phase_taps(kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per output phase d of a ×2 upsampling, which low-resolution taps (rows: offsets −1, 0,
+    +1) each of a 3×3 kernel's full-resolution taps (columns) reads, and how much: nearest
+    repeats each pixel; bilinear with half-pixel centres makes pixel 2k 0.25·x[k−1] + 0.75·x[k]
+    and 2k + 1 0.75·x[k] + 0.25·x[k+1] (what export.optimize folds; the tests hold them equal)."""
+    phases = []
+    for d in range(2):
+        taps = np.zeros((3, 3))
+        for c in range(3):
+            k, odd = divmod(d + c - 1, 2)  # full-resolution pixel 2j + d + c − 1 = 2(j + k) + odd
+            if kind == "nearest":
+                taps[k + 1, c] = 1
+            elif odd:
+                taps[k + 1, c], taps[k + 2, c] = 0.75, 0.25
+            else:
+                taps[k, c], taps[k + 1, c] = 0.25, 0.75
+        phases.append(taps)
+    return tuple(phases)
+
+
+PHASE_TAPS = {kind: _phase_taps(kind) for kind in ("nearest", "bilinear")}
 
 
 def _unphase(phases: np.ndarray) -> np.ndarray | None:
@@ -36,7 +58,7 @@ def _unphase(phases: np.ndarray) -> np.ndarray | None:
     target = phases.astype(np.float64).reshape(cout, 4, cin, 9).transpose(1, 3, 0, 2)
     target = target.reshape(36, -1)
     scale = max(float(np.abs(target).max()), 1e-12)
-    for taps in (_PHASE, _BILINEAR_PHASE):
+    for taps in PHASE_TAPS.values():
         # vec(P_dy W P_dx^T) = (P_dy ⊗ P_dx) vec(W): stack the four phases' maps and solve.
         ops = np.concatenate([np.kron(taps[dy], taps[dx]) for dy in range(2) for dx in range(2)])
         solved, *_ = np.linalg.lstsq(ops, target, rcond=None)
@@ -99,7 +121,7 @@ def checkpoint_from_onnx(path) -> dict:
         proto = onnx.load(str(path))
     except Exception as e:  # protobuf's decode errors have no common public type
         raise UserError(f"{path} is not a readable ONNX model ({e.__class__.__name__})") from None
-    stored = read(proto)
+    stored = next((json.loads(p.value) for p in proto.metadata_props if p.key == META_KEY), None)
     if stored is None:
         raise UserError(f"{path} has no rtstyle metadata: warm-start from an rtstyle model")
     info = ModelInfo.from_dict(stored)

@@ -19,6 +19,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from evaluation.temporal import read_clip  # noqa: E402
 from rt_style.engine import load_engine  # noqa: E402
 from rt_style.options import style_weights  # noqa: E402
 from rt_style.registry import resolve  # noqa: E402
@@ -28,21 +29,6 @@ VIDEO = ROOT.parent / "shared" / "data" / "video"
 CLIPS = [VIDEO / "sam2_05_juggle.mp4", VIDEO / "sam2_02_cups.mp4"]
 SHOWN = (10, 24, 34, 43)  # frames written side by side
 SKIP = 5  # frames before the blend has settled, left out of the texture figure
-
-
-def frames_of(path: Path, count: int, side: int) -> list[np.ndarray]:
-    import av
-
-    out = []
-    with av.open(str(path)) as container:
-        for frame in container.decode(video=0):
-            img = frame.to_ndarray(format="bgr24")
-            s = side / max(img.shape[:2])
-            size = (round(img.shape[1] * s) // 2 * 2, round(img.shape[0] * s) // 2 * 2)
-            out.append(cv2.resize(img, size, interpolation=cv2.INTER_AREA))
-            if len(out) == count:
-                break
-    return out
 
 
 def texture(frames) -> float:
@@ -74,7 +60,7 @@ def main() -> None:
     print(f"| clip | α | fine texture over the network's own at S = {listed} |")
     print("|---|---|---|")
     for clip in args.video or CLIPS:
-        frames = frames_of(clip, args.frames, args.side)
+        frames = read_clip(clip, args.frames, args.side)
         for name, alpha in alphas.items():
             plain = [engine.run(f, alpha, style=style) for f in frames]
             steady = []

@@ -301,7 +301,12 @@ def _parse_info(meta: dict, path: Path) -> ModelInfo:
 
 def session_info(session, path: Path) -> ModelInfo:
     """The description an ONNX Runtime session's model carries (a UserError if it has none)."""
-    raw = session.get_modelmeta().custom_metadata_map.get(META_KEY)
+    return info_from_metadata(session.get_modelmeta().custom_metadata_map.get(META_KEY), path)
+
+
+def info_from_metadata(raw: str | None, path: Path) -> ModelInfo:
+    """A model's description from its stored metadata text (None: it has none), or a
+    UserError saying what is wrong; for readers without a session (training's --init)."""
     if raw is None:
         raise UserError(f"{path} is not an rtstyle model (no '{META_KEY}' metadata): "
                         "export it with `rtstyle export`")

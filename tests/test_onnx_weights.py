@@ -141,3 +141,12 @@ def test_cli_init_from_a_broken_export_is_one_line(tmp_path, photo_dir, style_im
                 "--init", junk, "--steps", "1", "--crop-size", "32", "--style-size", "32")
     assert r.returncode != 0
     assert "not a readable ONNX model" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_without_onnx_installed_init_says_which_extra(tiny_onnx, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "onnx", None)  # import fails
+    monkeypatch.delitem(sys.modules, "train.onnx_weights")
+    with pytest.raises(UserError, match=r"needs the onnx package: .*\[export\]"):
+        ckpt_io.load(tiny_onnx)

@@ -29,8 +29,11 @@ def load(path) -> dict:
     """Load a training checkpoint (a run folder is accepted too: its checkpoints/last.pt; an
     exported .onnx model gives its weights and description, train.onnx_weights)."""
     if Path(path).suffix.lower() == ".onnx" and Path(path).is_file():
-        from train.onnx_weights import checkpoint_from_onnx
-
+        try:
+            from train.onnx_weights import checkpoint_from_onnx
+        except ImportError:  # onnx comes with the export extra
+            raise UserError(f"reading {path} needs the onnx package: pip install -e "
+                            "'.[export]'") from None
         return checkpoint_from_onnx(path)
     path = checkpoint_file(path)
     if not path.is_file():

@@ -13,7 +13,6 @@ checkpoints are not (`rtstyle train --init rt_style/models/classics.onnx`).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +21,7 @@ import torch
 from onnx import numpy_helper
 
 from rt_style.contract import META_KEY, ModelInfo
+from rt_style.engine import info_from_metadata
 from rt_style.errors import UserError
 
 PREFIX = "model."
@@ -121,10 +121,8 @@ def checkpoint_from_onnx(path) -> dict:
         proto = onnx.load(str(path))
     except Exception as e:  # protobuf's decode errors have no common public type
         raise UserError(f"{path} is not a readable ONNX model ({e.__class__.__name__})") from None
-    stored = next((json.loads(p.value) for p in proto.metadata_props if p.key == META_KEY), None)
-    if stored is None:
-        raise UserError(f"{path} has no rtstyle metadata: warm-start from an rtstyle model")
-    info = ModelInfo.from_dict(stored)
+    info = info_from_metadata(
+        next((p.value for p in proto.metadata_props if p.key == META_KEY), None), path)
     if info.precision not in (None, "fp32"):
         raise UserError(f"{path} is a {info.precision} model; warm-start from its fp32 export")
     weights = _weights(proto)

@@ -102,3 +102,15 @@ def test_resume_refuses_to_change_the_network(photo_dir, style_images, tmp_path)
     r = run_cli(*train_args(photo_dir, style_images[0], tmp_path, 4), "--resume")
     assert r.returncode == 0, r.stderr
     assert max(losses(tmp_path)) == 4
+
+
+def test_resume_takes_a_new_learning_rate(photo_dir, style_images, tmp_path):
+    """Lowering --lr for the end of a long run: the saved optimiser state must not keep the old."""
+    r = run_cli(*train_args(photo_dir, style_images[0], tmp_path, 2), "--lr", "1e-3")
+    assert r.returncode == 0, r.stderr
+    r = run_cli(*train_args(photo_dir, style_images[0], tmp_path, 3), "--resume", "--lr", "2e-4",
+                "--lr-conditioner", "5e-5")
+    assert r.returncode == 0, r.stderr
+    ck = torch.load(tmp_path / "checkpoints" / "last.pt", map_location="cpu", weights_only=False)
+    assert ck["step"] == 3 and ck["config"]["lr"] == 2e-4
+    assert [g["lr"] for g in ck["optimizer"]["param_groups"]] == [2e-4, 5e-5]

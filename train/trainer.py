@@ -122,11 +122,11 @@ class Trainer:
         if self.channels_last:
             self.model.to(memory_format=torch.channels_last)
             self.vgg.to(memory_format=torch.channels_last)
-        lr_c = cfg.lr_conditioner or cfg.lr
         self.optimizer = torch.optim.Adam([
-            {"params": self.model.transform.parameters(), "lr": cfg.lr},
-            {"params": self.model.conditioner.parameters(), "lr": lr_c},
-        ], betas=(0.9, 0.999))
+            {"params": self.model.transform.parameters()},
+            {"params": self.model.conditioner.parameters()},
+        ], lr=cfg.lr, betas=(0.9, 0.999))
+        self._set_lr()
         self.amp_dtype = None
         if cfg.amp and self.device.type == "cuda":
             self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
@@ -232,6 +232,11 @@ class Trainer:
         ckpt_io.save_atomic(self.state(), path)
         return path
 
+    def _set_lr(self) -> None:
+        transform, conditioner = self.optimizer.param_groups
+        transform["lr"] = self.cfg.lr
+        conditioner["lr"] = self.cfg.lr_conditioner or self.cfg.lr
+
     def _load(self, path) -> None:
         ck = ckpt_io.load(path)
         if StyleNet.complete_architecture(ck["architecture"]) != self.model.architecture():
@@ -242,6 +247,7 @@ class Trainer:
         if "ref_scales" in ck:  # older checkpoints have none: measured afresh if needed
             self.ref_scales.copy_(ck["ref_scales"])
         self.optimizer.load_state_dict(ck["optimizer"])
+        self._set_lr()  # the saved state carries the old rates: --resume --lr 3e-4 must win
         self.scaler.load_state_dict(ck["scaler"])
         torch.set_rng_state(ck["rng"]["torch"])
         if "cuda" in ck["rng"] and torch.cuda.is_available():

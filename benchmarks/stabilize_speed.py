@@ -26,11 +26,17 @@ from rt_style.bench import parse_sizes  # noqa: E402
 from rt_style.engine import load_engine  # noqa: E402
 from rt_style.options import style_weights  # noqa: E402
 from rt_style.registry import resolve  # noqa: E402
-from rt_style.stabilizer import DEFAULT_STRENGTH, Stabilizer  # noqa: E402
+from rt_style.stabilizer import (DEFAULT_STRENGTH, FLOW_FINEST_SCALE, FLOW_WIDTH,  # noqa: E402
+                                 Stabilizer)
 from rt_style.timing import machine  # noqa: E402
 
 CLIP = ROOT.parent / "shared" / "data" / "video" / "sam2_01_dog.mp4"
 BLOCK = 5
+
+
+FLOW_PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
+                "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+                "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
 
 
 def log(message: str) -> None:
@@ -81,8 +87,14 @@ def main(argv=None) -> dict:
     ap.add_argument("--sizes", default="640x480,1280x720")
     ap.add_argument("--threads", type=int, default=2, help="ONNX Runtime threads [2]")
     ap.add_argument("--strength", type=float, default=DEFAULT_STRENGTH)
-    ap.add_argument("--flow-width", default="320",
+    ap.add_argument("--flow-width", default=str(FLOW_WIDTH),
                     help="comma-separated widths of the flow's copy: one stabilized case each")
+    ap.add_argument("--flow-preset", default="ultrafast",
+                    help="comma-separated OpenCV DIS presets (ultrafast, fast, medium) [ultrafast]")
+    ap.add_argument("--finest-scale", default=str(FLOW_FINEST_SCALE),
+                    help="comma-separated finest pyramid levels of the flow (0: full copy, "
+                         "2: ultrafast's own) [the stabilizer's]; one case per preset, level "
+                         "and width")
     ap.add_argument("--frames", type=int, default=60, help="timed calls per case [60]")
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--json", type=Path)
@@ -90,14 +102,22 @@ def main(argv=None) -> dict:
     engine = load_engine(resolve(args.model), providers="cpu", threads=args.threads)
     alpha, style = engine.alpha_defaults, style_weights(engine, None)
     widths = [int(w) for w in args.flow_width.split(",")]
+    presets = args.flow_preset.split(",")
+    levels = [int(v) for v in args.finest_scale.split(",")]
+    unknown = [p for p in presets if p not in FLOW_PRESETS]
+    if unknown:
+        raise SystemExit(f"unknown --flow-preset {unknown[0]!r}: {', '.join(FLOW_PRESETS)}")
     record = {"command": "python benchmarks/stabilize_speed.py " + " ".join(
         sys.argv[1:] if argv is None else argv), "machine": machine(),
         "engine": engine.describe(), "clip": str(args.video), "strength": args.strength,
         "results": []}
     for size in parse_sizes(args.sizes):
         frames = clip_frames(args.video, size, 30)
-        cases = [Case("model")] + [Case(f"model + stabilize (flow {w} px)",
-                                        Stabilizer(args.strength, flow_width=w)) for w in widths]
+        cases = [Case("model")] + [
+            Case(f"model + stabilize (DIS {p}, level {lv}, {w} px)",
+                 Stabilizer(args.strength, flow_width=w, flow_preset=FLOW_PRESETS[p],
+                            finest_scale=lv))
+            for p in presets for lv in levels for w in widths]
         turns = -(-(args.warmup + args.frames) // BLOCK)
         for turn in range(turns):
             for case in cases if turn % 2 == 0 else cases[::-1]:

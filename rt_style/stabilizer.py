@@ -4,7 +4,7 @@ previous stylized frame into the current one.
 A feed-forward network stylizes each frame on its own, so a still surface gets slightly different
 strokes every frame (sensor noise and sub-pixel motion become shimmering texture). Here the
 previous *output* is carried along the motion of the *input* — optical flow from the current
-input frame to the previous one, OpenCV DIS (ultrafast preset) on a small copy — and mixed into
+input frame to the previous one, OpenCV DIS on a small copy — and mixed into
 the current output wherever that motion is trustworthy: the previous input, warped the same way,
 must look like the current input (a photometric check, per pixel, in colour). Where it does not —
 something moved in front, a region appeared, the flow failed — the current output is used as it
@@ -29,6 +29,12 @@ from rt_style.errors import UserError
 DEFAULT_STRENGTH = 0.8  # weight of the warped previous output where the flow is trusted
 MAX_STRENGTH = 0.95  # at 1 the picture would never change again
 FLOW_WIDTH = 320  # the flow and the check run on a copy at most this wide
+# DIS ultrafast, but refined down to half the copy's resolution (its preset stops at a quarter):
+# it then follows a moving hand or cup that the coarse flow loses (the check rejects those pixels
+# and their strokes flicker): cups at all-max α 2.29× → 1.63× for about 1 ms more a frame
+# (benchmarks/RESULTS.md, "The steady picture follows moving things").
+FLOW_PRESET = cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST
+FLOW_FINEST_SCALE = 1
 # Photometric check on the small copy, per pixel, largest |difference| over B, G, R in 0–255
 # levels: full trust up to TRUST, none from DOUBT on (a linear ramp between).
 TRUST, DOUBT = 8.0, 24.0
@@ -92,10 +98,12 @@ class Stabilizer:
     kept as the next frame's memory: do not draw on it in place."""
 
     def __init__(self, strength: float = DEFAULT_STRENGTH, flow_width: int = FLOW_WIDTH,
-                 trust: float = TRUST, doubt: float = DOUBT, cut: float = CUT_FRACTION):
+                 trust: float = TRUST, doubt: float = DOUBT, cut: float = CUT_FRACTION,
+                 flow_preset: int = FLOW_PRESET, finest_scale: int = FLOW_FINEST_SCALE):
         self.strength = parse_strength(strength)
         self.flow_width, self.trust, self.doubt, self.cut = flow_width, trust, doubt, cut
-        self.dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
+        self.dis = cv2.DISOpticalFlow_create(flow_preset)
+        self.dis.setFinestScale(finest_scale)
         self.cuts = 0  # how many times the memory was dropped on a failed check
         self._grid = None
         self.reset()

@@ -27,12 +27,9 @@ from evaluation import temporal  # noqa: E402
 from rt_style.engine import load_engine  # noqa: E402
 from rt_style.errors import UserError  # noqa: E402
 from rt_style.registry import resolve  # noqa: E402
-from rt_style.stabilizer import DEFAULT_STRENGTH, Stabilizer  # noqa: E402
+from rt_style.stabilizer import DEFAULT_STRENGTH, FLOW_PRESETS, Stabilizer  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
-           "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
-           "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
 # (preset, finest level, width): ultrafast's own level is 2, medium's 1
 SETTINGS = [("ultrafast", 2, 320), ("ultrafast", 1, 240), ("ultrafast", 1, 320),
             ("fast", 1, 240), ("medium", 1, 200), ("medium", 1, 240), ("medium", 1, 320)]
@@ -54,7 +51,7 @@ def measure_flows(frames, flow) -> list:
 
 
 def flow_ms(preset: str, level: int, width: int, a: np.ndarray, b: np.ndarray, n=30) -> float:
-    s = Stabilizer(DEFAULT_STRENGTH, flow_width=width, flow_preset=PRESETS[preset],
+    s = Stabilizer(DEFAULT_STRENGTH, flow_width=width, flow_preset=FLOW_PRESETS[preset],
                    finest_scale=level)
     ga, gb = s._small(a)[1], s._small(b)[1]
     s.dis.calc(ga, gb, None)
@@ -99,7 +96,7 @@ def main(argv=None) -> list[dict]:
         for clip, outputs, flows, own in per_clip:
             shown = outputs
             if preset is not None:
-                s = Stabilizer(DEFAULT_STRENGTH, flow_width=width, flow_preset=PRESETS[preset],
+                s = Stabilizer(DEFAULT_STRENGTH, flow_width=width, flow_preset=FLOW_PRESETS[preset],
                                finest_scale=level)
                 shown = [s(f, o) for f, o in zip(clip.frames, outputs)]
             for metric, f in flows.items():

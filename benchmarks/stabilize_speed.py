@@ -26,17 +26,17 @@ from rt_style.bench import parse_sizes  # noqa: E402
 from rt_style.engine import load_engine  # noqa: E402
 from rt_style.options import style_weights  # noqa: E402
 from rt_style.registry import resolve  # noqa: E402
-from rt_style.stabilizer import (DEFAULT_STRENGTH, FLOW_FINEST_SCALE, FLOW_WIDTH,  # noqa: E402
-                                 Stabilizer)
+from rt_style.stabilizer import (  # noqa: E402
+    DEFAULT_STRENGTH,
+    FLOW_FINEST_SCALE,
+    FLOW_PRESETS,
+    FLOW_WIDTH,
+    Stabilizer,
+)
 from rt_style.timing import machine  # noqa: E402
 
 CLIP = ROOT.parent / "shared" / "data" / "video" / "sam2_01_dog.mp4"
 BLOCK = 5
-
-
-FLOW_PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
-                "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
-                "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
 
 
 def log(message: str) -> None:

@@ -35,6 +35,9 @@ FLOW_WIDTH = 320  # the flow and the check run on a copy at most this wide
 # (benchmarks/RESULTS.md, "The steady picture follows moving things").
 FLOW_PRESET = cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST
 FLOW_FINEST_SCALE = 1
+FLOW_PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,  # by name, for the benchmarks
+                "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+                "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
 # Photometric check on the small copy, per pixel, largest |difference| over B, G, R in 0–255
 # levels: full trust up to TRUST, none from DOUBT on (a linear ramp between).
 TRUST, DOUBT = 8.0, 24.0

@@ -41,15 +41,6 @@ def farneback(a: np.ndarray, b: np.ndarray) -> np.ndarray:
                                         0.5, 4, 15, 5, 5, 1.1, 0)
 
 
-def measure_flows(frames, flow) -> list:
-    """temporal.pair_flows with another flow function (the occlusion check unchanged)."""
-    out = []
-    for a, b in zip(frames, frames[1:]):
-        fwd = flow(a, b)
-        out.append((fwd, temporal.valid_mask(fwd, flow(b, a))))
-    return out
-
-
 def flow_ms(preset: str, level: int, width: int, a: np.ndarray, b: np.ndarray, n=30) -> float:
     s = Stabilizer(DEFAULT_STRENGTH, flow_width=width, flow_preset=FLOW_PRESETS[preset],
                    finest_scale=level)
@@ -84,7 +75,7 @@ def main(argv=None) -> list[dict]:
     for clip in clips:
         outputs = stylize(clip.frames, engine.alpha_ranges[:, 1], mix)
         flows = {"DIS medium": temporal.pair_flows(clip.frames),
-                 "Farnebäck": measure_flows(clip.frames, farneback)}
+                 "Farnebäck": temporal.pair_flows(clip.frames, farneback)}
         own = {k: temporal.warping_errors(clip.frames, flows=f)["mean"] for k, f in flows.items()}
         per_clip.append((clip, outputs, flows, own))
     a, b = (cv2.resize(f, (640, 360)) for f in clips[0].frames[10:12])

@@ -64,14 +64,15 @@ def valid_mask(fwd: np.ndarray, bwd: np.ndarray) -> np.ndarray:
     return inside & (mismatch <= 0.01 * scale + 0.5)
 
 
-def pair_flows(inputs) -> list[tuple[np.ndarray, np.ndarray]]:
+def pair_flows(inputs, flow=dis_flow) -> list[tuple[np.ndarray, np.ndarray]]:
     """(flow t → t+1, valid mask) for every consecutive pair of input frames: computed once per
-    clip and shared by every output measured on it (the flow is the slow part)."""
+    clip and shared by every output measured on it (the flow is the slow part). flow(a, b):
+    another estimator to measure with (benchmarks/stabilize_flow.py checks with Farnebäck's)."""
     inputs = list(inputs)
     out = []
     for a, b in zip(inputs, inputs[1:]):
-        fwd = dis_flow(a, b)
-        out.append((fwd, valid_mask(fwd, dis_flow(b, a))))
+        fwd = flow(a, b)
+        out.append((fwd, valid_mask(fwd, flow(b, a))))
     return out
 
 

@@ -125,7 +125,7 @@ class Trainer:
         self.optimizer = torch.optim.Adam([
             {"params": self.model.transform.parameters()},
             {"params": self.model.conditioner.parameters()},
-        ], lr=cfg.lr, betas=(0.9, 0.999))
+        ], betas=(0.9, 0.999))
         self._set_lr()
         self.amp_dtype = None
         if cfg.amp and self.device.type == "cuda":

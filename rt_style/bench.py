@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 
 from rt_style.atomic import write_text
-from rt_style.engine import PROVIDER_NAMES, Engine
+from rt_style.engine import OPENVINO, PROVIDER_NAMES, Engine
 from rt_style.errors import UserError
 from rt_style.frameops import KeepColors
 from rt_style.options import open_engine, style_weights
@@ -141,7 +141,7 @@ def _vs_variant(base: Variant, other: str) -> Variant:
     """--vs: a provider name (the same model elsewhere), `peer` or another model."""
     if is_peer(other):
         return Variant(PEER, "cpu")
-    if other.lower() in PROVIDER_NAMES or other.lower() == "auto":
+    if other.lower() in PROVIDER_NAMES or other.lower() in OPENVINO or other.lower() == "auto":
         return Variant(base.model, other.lower())
     return Variant(other, base.provider)
 
@@ -206,8 +206,11 @@ def _video_size(path) -> tuple[int, int]:
 @click.option("--engine", "engine_name", metavar="MODEL",
               help="Model: an .onnx file (or .engine) or a bundled model's name (default: the "
                    "bundled default).")
-@click.option("--provider", "--backend", "provider", default="cpu", show_default=True,
-              metavar="cpu|cuda|tensorrt|auto", help="ONNX Runtime execution provider.")
+@click.option("--provider", "--backend", "provider", default="auto", show_default=True,
+              metavar="auto|cpu|cuda|tensorrt|openvino",
+              help="Where the model runs, as for webcam and video: auto (the fastest that loads: "
+                   "a GPU provider, else OpenVINO where installed, else ONNX Runtime's CPU), an "
+                   "ONNX Runtime provider, or openvino (openvino-f32: float32).")
 @click.option("--sizes", metavar="WxH,…",
               help=f"Frame sizes (default {DEFAULT_SIZES}; end to end: 640x480 for webcam, "
                    "1280x720 for video, or the --source's own size).")

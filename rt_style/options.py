@@ -21,9 +21,10 @@ def engine_options(f):
                           "(default: its first style).")(f)
     f = click.option("--threads", type=click.IntRange(1), default=None,
                      help="Inference threads (default: ONNX Runtime's choice).")(f)
-    f = click.option("--provider", metavar="auto|cpu|cuda|tensorrt",
+    f = click.option("--provider", metavar="auto|cpu|cuda|tensorrt|openvino",
                      help="ONNX Runtime execution provider (default auto: the fastest that "
-                          "loads).")(f)
+                          "loads), or openvino (OpenVINO's CPU plugin, bfloat16 where the CPU "
+                          "has it; openvino-f32: float32).")(f)
     return click.option("--engine", "engine_name", metavar="MODEL",
                         help="Model: an exported .onnx file or a bundled model's name "
                              "(default: the bundled default).")(f)

@@ -12,8 +12,9 @@ import threading
 import numpy as np
 import pytest
 
-from rt_style.bench import parse_counts, parse_sizes, table
+from rt_style.bench import backend_name, parse_counts, parse_sizes, table
 from rt_style.cli import main
+from rt_style.engine import load_engine
 from rt_style.errors import UserError
 from rt_style.pipeline import StageTimer, run_stages
 from rt_style.stabilizer import DEFAULT_STRENGTH
@@ -70,9 +71,11 @@ def test_latency_table_and_json(tiny_onnx, tmp_path, capsys):
     assert MACHINE_KEYS <= set(record["machine"]) and record["machine"]["cores"] >= 1
     assert record["mode"] == "latency" and record["settings"]["frames"] == 4
     assert len(record["results"]) == 4
+    auto = backend_name(load_engine(tiny_onnx))  # the default is auto, as for webcam and video
+    assert auto in ("CPU", "OpenVINO CPU (bf16)", "OpenVINO CPU (f32)", "OpenVINO CPU (f16)")
     for r in record["results"]:
         check_stats(r)
-        assert r["n"] == 4 and r["threads"] == 1 and r["backend"] == "CPU"
+        assert r["n"] == 4 and r["threads"] == 1 and r["backend"] == auto
         assert (r["width"], r["height"]) in {(32, 24), (48, 40)}
 
 
@@ -246,8 +249,6 @@ def test_stage_timer_records_every_item_of_every_stage():
 # ------------------------------------------------------------------------------ optimisations
 def test_runtime_sessions_do_not_spin(tiny_onnx):
     """Spinning pool threads fight the capture/encode threads for the cores (RESULTS.md)."""
-    from rt_style.engine import load_engine
-
     options = load_engine(tiny_onnx, providers="cpu", threads=2).session.get_session_options()
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
 

@@ -182,14 +182,17 @@ def test_rotation_kept_and_size_means_as_displayed(clips, tiny_onnx, tmp_path, c
 
 def test_alpha_keyframes_batches_and_sequential_agree(clips, tiny_onnx, tmp_path, capsys):
     """Lossless output (--crf 0) and no steady picture make decoded frames comparable across
-    runs (the steady picture starts afresh at every clip, so frame 0 could be compared too)."""
+    runs (the steady picture starts afresh at every clip, so frame 0 could be compared too).
+    ONNX Runtime's float32, where batch 4 and batch 1 round alike to one level (bfloat16 on
+    OpenVINO, which auto picks where installed, differs between them by a few)."""
     runs = {"fixed0": ["--alpha", "0,0,0,0"], "fixed1": ["--alpha", "1,1,1,1"],
             "keys": ["--alpha-keyframes", "0:0,0,0,0;0.3:1,1,1,1", "--batch", "4"],
             "keys_seq": ["--alpha-keyframes", "0:0,0,0,0;0.3:1,1,1,1", "--sequential"]}
     frames = {}
     for name, extra in runs.items():
         code, _, err = rtstyle(capsys, "video", clips["rot"], "-o", tmp_path / f"{name}.mkv",
-                               "--engine", tiny_onnx, "--crf", "0", "--no-stabilize", *extra)
+                               "--engine", tiny_onnx, "--crf", "0", "--no-stabilize",
+                               "--provider", "cpu", *extra)
         assert code == 0, err
         frames[name] = np.array(decoded(tmp_path / f"{name}.mkv"), np.int16)
     assert len(frames["keys"]) == 12

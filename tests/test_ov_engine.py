@@ -1,0 +1,122 @@
+"""The OpenVINO backend (`--provider openvino`): the same pictures as ONNX Runtime, one compiled
+model per input shape, and a one-line error where OpenVINO is not installed."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from rt_style.engine import load_engine
+from rt_style.errors import UserError
+from rt_style.registry import resolve
+from tests.conftest import ROOT, run_cli
+
+SAMPLE = ROOT / "rt_style" / "samples" / "sample.jpg"
+
+
+def _photo(w=320, h=240):
+    rgb = np.asarray(Image.open(SAMPLE).convert("RGB").resize((w, h), Image.Resampling.BILINEAR))
+    return np.ascontiguousarray(rgb[..., ::-1])  # BGR, as the engines take it
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    pytest.importorskip("openvino", reason="OpenVINO is not installed (pip install "
+                                           "'rtstyle[openvino]')")
+    path = resolve(None)
+    return path, load_engine(path, providers="cpu", threads=2)
+
+
+def test_float32_gives_onnx_runtimes_picture(bundled):
+    """openvino-f32 computes what the exported graph says: ONNX Runtime's output to one level,
+    at odd sizes (the model's own padding and crop) and with a different α per frame."""
+    path, ort = bundled
+    ov = load_engine(path, providers="openvino-f32", threads=2)
+    assert ov.describe() == f"{path.name} on OpenVINO (CPU, f32)"
+    rng = np.random.default_rng(0)
+    for h, w in [(1, 1), (7, 13), (61, 37), (240, 320)]:
+        frames = np.stack([_photo(w, h), rng.integers(0, 256, (h, w, 3), dtype=np.uint8)])
+        alpha = rng.uniform(0, 1, (2, ort.num_alpha))
+        got, want = ov.run(frames, alpha, style=1), ort.run(frames, alpha, style=1)
+        assert got.shape == want.shape == frames.shape and got.dtype == np.uint8
+        diff = np.abs(got.astype(int) - want.astype(int))
+        assert diff.max() <= 1, (h, w, diff.max())
+
+
+def test_default_precision_differs_by_less_than_a_level(bundled):
+    """OpenVINO's own choice (bfloat16 on CPUs with AVX-512 BF16 or AMX): invisible, a mean
+    difference well under one level of 255 on a photo."""
+    path, ort = bundled
+    ov = load_engine(path, providers="openvino", threads=2)
+    assert ov.precision in ("bf16", "f16", "f32")
+    frame = _photo(640, 480)
+    diff = np.abs(ov.run(frame, style=0).astype(int) - ort.run(frame, style=0).astype(int))
+    assert diff.mean() < 1.0, (ov.precision, diff.mean())
+    assert np.percentile(diff, 99.9) <= 8, (ov.precision, np.percentile(diff, 99.9))
+
+
+def test_each_shape_is_compiled_once_and_the_oldest_dropped(bundled, monkeypatch):
+    from rt_style import ov_engine
+
+    path, ort = bundled
+    monkeypatch.setattr(ov_engine, "COMPILED_SHAPES", 2)
+    ov = load_engine(path, providers="openvino-f32", threads=1)
+    compiled = []
+    real = ov.core.compile_model
+    monkeypatch.setattr(ov.core, "compile_model",
+                        lambda *a, **k: compiled.append(1) or real(*a, **k))
+    a, b, c = _photo(64, 48), _photo(48, 64), _photo(32, 32)
+    for frame in [a, a, b, a, c, b, a]:
+        out = ov.run(frame, style=2)
+        assert np.abs(out.astype(int) - ort.run(frame, style=2).astype(int)).max() <= 1
+    # a, b compiled; a kept; c evicts b (a was used last); b evicts a; a compiled again
+    assert len(compiled) == 5
+    assert len(ov._requests) == 2
+
+
+def test_results_are_not_overwritten_by_the_next_frame(bundled):
+    path, _ = bundled
+    ov = load_engine(path, providers="openvino", threads=1)
+    frame = _photo(64, 48)
+    before = frame.copy()
+    first = ov.run(frame, style=0)
+    kept = first.copy()
+    ov.run(255 - frame, style=0)
+    assert np.array_equal(first, kept)  # the request's output buffer is not handed out
+    assert np.array_equal(frame, before)  # inputs are read, never written
+
+
+def test_auto_prefers_openvino_on_a_cpu_only_machine(bundled, monkeypatch, capsys):
+    from rt_style import engine as engine_module
+
+    path, _ = bundled
+    monkeypatch.setattr(engine_module, "default_providers", lambda: ["CPUExecutionProvider"])
+    assert load_engine(path).backend == "OpenVINO"
+    assert load_engine(path, providers="auto").backend == "OpenVINO"
+    assert load_engine(path, providers="cpu").backend == "ONNX Runtime"
+    # a GPU provider comes first: ONNX Runtime's fallback chain decides, as before
+    monkeypatch.setattr(engine_module, "default_providers",
+                        lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    assert not engine_module.openvino_preferred()
+    monkeypatch.setattr(engine_module, "default_providers", lambda: ["CPUExecutionProvider"])
+    monkeypatch.setitem(sys.modules, "openvino", None)  # installed but broken, or absent
+    assert load_engine(path).backend == "ONNX Runtime"
+    assert capsys.readouterr().err == ""
+
+
+def test_a_missing_openvino_is_one_line(tiny_onnx, monkeypatch):
+    monkeypatch.setitem(sys.modules, "openvino", None)
+    with pytest.raises(UserError, match=r"OpenVINO is not installed: pip install "
+                                        r"'rtstyle\[openvino\]'"):
+        load_engine(tiny_onnx, providers="openvino")
+
+
+def test_cli_runs_on_openvino(tmp_path):
+    pytest.importorskip("openvino", reason="OpenVINO is not installed")
+    out = tmp_path / "out.png"
+    result = run_cli("image", str(SAMPLE), "-o", str(out), "--provider", "openvino")
+    assert result.returncode == 0, result.stderr
+    assert Image.open(out).size == Image.open(SAMPLE).size

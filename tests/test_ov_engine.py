@@ -120,3 +120,24 @@ def test_cli_runs_on_openvino(tmp_path):
     result = run_cli("image", str(SAMPLE), "-o", str(out), "--provider", "openvino")
     assert result.returncode == 0, result.stderr
     assert Image.open(out).size == Image.open(SAMPLE).size
+
+
+def test_preset_benchmark_times_every_preset_on_every_provider(tmp_path):
+    """benchmarks/presets.py --providers: one row per preset and provider, GMAC from the
+    preset's own network, ratios against the first row."""
+    import importlib.util
+    import json
+
+    pytest.importorskip("openvino", reason="OpenVINO is not installed")
+    spec = importlib.util.spec_from_file_location("presets_bench",
+                                                  ROOT / "benchmarks" / "presets.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out = tmp_path / "presets.json"
+    bench.main(["--presets", "fast-half-smooth", "--providers", "openvino,cpu", "--size",
+                "64x48", "--frames", "2", "--warmup", "1", "--no-peer", "--work",
+                str(tmp_path / "work"), "--json", str(out)])
+    rows = json.loads(out.read_text())["results"]
+    assert list(rows) == ["fast-half-smooth (openvino)", "fast-half-smooth (cpu)"]
+    assert rows["fast-half-smooth (openvino)"]["speed_vs_base"] == 1.0
+    assert all(r["median_ms"] > 0 and r["gmac"] > 0 for r in rows.values())

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rt_style.contract import STYLIZED
+from rt_style.contract import IMAGE, STYLIZED
 from rt_style.engine import Engine, read_info
 from rt_style.errors import UserError
 
@@ -63,9 +63,9 @@ class OvEngine(Engine):
         if precision:
             self.config["INFERENCE_PRECISION_HINT"] = precision
         self._requests: OrderedDict = OrderedDict()
-        # what the CPU plugin will compute in: the hint given, else its own choice for this CPU
-        self.precision = precision or self.core.get_property("CPU", "INFERENCE_PRECISION_HINT")
-        self.precision = getattr(self.precision, "get_type_name", lambda: self.precision)()
+        # what the CPU plugin computes in: the hint given, else its own choice for this CPU
+        self.precision = precision or self.core.get_property(
+            "CPU", "INFERENCE_PRECISION_HINT").get_type_name()
 
     @property
     def providers(self) -> list[str]:
@@ -85,8 +85,13 @@ class OvEngine(Engine):
             self._requests.move_to_end(key)
             return request
         model = self.model.clone()
-        model.reshape({name: list(a.shape) for name, a in feeds.items()})
-        request = self.core.compile_model(model, "CPU", self.config).create_infer_request()
+        try:
+            model.reshape({name: list(a.shape) for name, a in feeds.items()})
+            request = self.core.compile_model(model, "CPU", self.config).create_infer_request()
+        except RuntimeError as e:
+            raise UserError(f"OpenVINO cannot compile {self.path.name} for "
+                            f"{feeds[IMAGE].shape[2]}×{feeds[IMAGE].shape[1]} frames: "
+                            f"{str(e).strip().splitlines()[0][:160]}; use --provider cpu") from None
         self._requests[key] = request
         if len(self._requests) > COMPILED_SHAPES:
             self._requests.popitem(last=False)

@@ -107,6 +107,21 @@ def test_auto_prefers_openvino_on_a_cpu_only_machine(bundled, monkeypatch, capsy
     assert capsys.readouterr().err == ""
 
 
+def test_a_model_openvino_cannot_compile_is_one_line(bundled, monkeypatch):
+    path, _ = bundled
+    ov = load_engine(path, providers="openvino")
+
+    def refuse(*a, **k):
+        raise RuntimeError("Exception from src/inference/src/core.cpp:112:\nUnsupported op X\n")
+
+    monkeypatch.setattr(ov.core, "compile_model", refuse)
+    with pytest.raises(UserError) as e:
+        ov.run(_photo(64, 48), style=0)
+    assert "\n" not in str(e.value) and str(e.value).startswith(
+        f"OpenVINO cannot compile {path.name} for 64×48 frames: Exception from src")
+    assert str(e.value).endswith("use --provider cpu")
+
+
 def test_a_missing_openvino_is_one_line(tiny_onnx, monkeypatch):
     monkeypatch.setitem(sys.modules, "openvino", None)
     with pytest.raises(UserError, match=r"OpenVINO is not installed: pip install "

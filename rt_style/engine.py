@@ -4,7 +4,8 @@ One interface for every backend: `load_engine` takes a model file (rt_style.regi
 bundled model's name into one) and returns an Engine whose description (rt_style.contract's
 ModelInfo: α names, defaults, ranges, styles) comes from the model itself; `Engine.run`
 stylizes uint8 BGR frames. `.onnx` models run on ONNX Runtime (TensorRT, CUDA or CPU execution
-providers), `.engine`/`.plan` files on native TensorRT (rt_style.trt_engine). Inputs are checked
+providers) or OpenVINO (rt_style.ov_engine), `.engine`/`.plan` files on native TensorRT
+(rt_style.trt_engine). Inputs are checked
 here, before inference, because the backends' own errors name graph internals rather than what
 the caller passed.
 """

@@ -5,9 +5,8 @@ bundled model's name into one) and returns an Engine whose description (rt_style
 ModelInfo: α names, defaults, ranges, styles) comes from the model itself; `Engine.run`
 stylizes uint8 BGR frames. `.onnx` models run on ONNX Runtime (TensorRT, CUDA or CPU execution
 providers) or OpenVINO (rt_style.ov_engine), `.engine`/`.plan` files on native TensorRT
-(rt_style.trt_engine). Inputs are checked
-here, before inference, because the backends' own errors name graph internals rather than what
-the caller passed.
+(rt_style.trt_engine). Inputs are checked here, before inference, because the backends' own
+errors name graph internals rather than what the caller passed.
 """
 
 from __future__ import annotations
@@ -343,9 +342,10 @@ def read_info(path) -> ModelInfo:
 def load_engine(path, providers=None, threads: int | None = None) -> Engine:
     """Open a model file (rt_style.registry.resolve finds one by a bundled model's name).
 
-    .onnx: ONNX Runtime; providers=None or 'auto' picks TensorRT, CUDA, whichever loads (with a
-    one-line notice when a preferred one fails), else OpenVINO where it is installed, else
-    ONNX Runtime's CPU provider; 'cpu' | 'cuda' | 'tensorrt' (or a
+    .onnx: providers=None or 'auto': on an onnxruntime build with GPU providers, TensorRT,
+    CUDA, CPU, whichever loads (with a one-line notice when a preferred one fails); on a
+    CPU-only build OpenVINO where it is installed, else ONNX Runtime's CPU provider; 'cpu' |
+    'cuda' | 'tensorrt' (or a
     comma list of them, as --provider takes) insists on the first; a list of ONNX Runtime
     provider names is tried in order; 'openvino' / 'openvino-f32': OpenVINO's CPU plugin
     (rt_style.ov_engine). threads: inference threads (None: the backend's default, one per

@@ -20,7 +20,7 @@ def engine_options(f):
                      help="Style of a multi-style model, or a mixture 'a:0.7,b:0.3' "
                           "(default: its first style).")(f)
     f = click.option("--threads", type=click.IntRange(1), default=None,
-                     help="Inference threads (default: ONNX Runtime's choice).")(f)
+                     help="Inference threads (default: the backend's choice, one per core).")(f)
     f = click.option("--provider", metavar="auto|cpu|cuda|tensorrt|openvino",
                      help="ONNX Runtime execution provider (default auto: the fastest that "
                           "loads), or openvino (OpenVINO's CPU plugin, bfloat16 where the CPU "

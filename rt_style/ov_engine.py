@@ -18,6 +18,8 @@ reads it (the `openvino` extra installs both).
 
 from __future__ import annotations
 
+import contextlib
+import signal
 from collections import OrderedDict
 from pathlib import Path
 
@@ -32,9 +34,29 @@ PRECISIONS = {"openvino": None, "openvino-f32": "f32"}
 COMPILED_SHAPES = 4  # a stream has one shape; images of many sizes recompile the oldest
 
 
+def _signals_blocked():
+    """Ctrl-C and SIGTERM blocked in this thread while OpenVINO may start worker threads, which
+    inherit the mask: a process-wide signal then goes to a Python thread, whose handler runs
+    it, never to a thread of OpenVINO's (a hardening tried against a SIGSEGV seen late in the
+    test suite with OpenVINO as auto's choice; it did not stop that crash, see the README)."""
+    if not hasattr(signal, "pthread_sigmask"):  # Windows: no POSIX signal masks
+        return contextlib.nullcontext()
+    return _masked({signal.SIGINT, signal.SIGTERM})
+
+
+@contextlib.contextmanager
+def _masked(signals):
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def _openvino():
     try:
-        import openvino
+        with _signals_blocked():
+            import openvino
     except ImportError:
         raise UserError("OpenVINO is not installed: pip install 'rtstyle[openvino]' "
                         "(or use --provider cpu for ONNX Runtime)") from None
@@ -50,7 +72,8 @@ class OvEngine(Engine):
         ov = _openvino()
         path = Path(path)
         info = read_info(path)
-        self.core = ov.Core()
+        with _signals_blocked():
+            self.core = ov.Core()
         try:
             self.model = self.core.read_model(str(path))
         except RuntimeError as e:
@@ -86,8 +109,10 @@ class OvEngine(Engine):
             return request
         model = self.model.clone()
         try:
-            model.reshape({name: list(a.shape) for name, a in feeds.items()})
-            request = self.core.compile_model(model, "CPU", self.config).create_infer_request()
+            with _signals_blocked():
+                model.reshape({name: list(a.shape) for name, a in feeds.items()})
+                request = self.core.compile_model(model, "CPU", self.config)\
+                    .create_infer_request()
         except RuntimeError as e:
             raise UserError(f"OpenVINO cannot compile {self.path.name} for "
                             f"{feeds[IMAGE].shape[2]}×{feeds[IMAGE].shape[1]} frames: "
@@ -101,4 +126,5 @@ class OvEngine(Engine):
         request = self._request(feeds)
         # share_inputs: the checked arrays are contiguous and outlive the call; the output is
         # copied (share_outputs off), since the request reuses its buffer on the next frame
-        return request.infer(feeds, share_inputs=True)[STYLIZED]
+        with _signals_blocked():  # its worker threads may start (or grow) during a call
+            return request.infer(feeds, share_inputs=True)[STYLIZED]

@@ -89,22 +89,49 @@ def test_results_are_not_overwritten_by_the_next_frame(bundled):
     assert np.array_equal(frame, before)  # inputs are read, never written
 
 
-def test_auto_prefers_openvino_on_a_cpu_only_machine(bundled, monkeypatch, capsys):
-    from rt_style import engine as engine_module
-
+def test_auto_stays_on_onnx_runtime(bundled):
+    """OpenVINO only when asked for (see the README: a crash under signals not yet explained)."""
     path, _ = bundled
-    monkeypatch.setattr(engine_module, "default_providers", lambda: ["CPUExecutionProvider"])
-    assert load_engine(path).backend == "OpenVINO"
-    assert load_engine(path, providers="auto").backend == "OpenVINO"
-    assert load_engine(path, providers="cpu").backend == "ONNX Runtime"
-    # a GPU provider comes first: ONNX Runtime's fallback chain decides, as before
-    monkeypatch.setattr(engine_module, "default_providers",
-                        lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
-    assert not engine_module.openvino_preferred()
-    monkeypatch.setattr(engine_module, "default_providers", lambda: ["CPUExecutionProvider"])
-    monkeypatch.setitem(sys.modules, "openvino", None)  # installed but broken, or absent
     assert load_engine(path).backend == "ONNX Runtime"
-    assert capsys.readouterr().err == ""
+    assert load_engine(path, providers="openvino").backend == "OpenVINO"
+
+
+THREADS_SCRIPT = """
+import sys, threading, numpy as np
+from pathlib import Path
+from rt_style.engine import load_engine, read_info
+from rt_style.registry import resolve
+
+def native():  # thread id -> blocked-signal mask, for threads Python did not start
+    python = {t.native_id for t in threading.enumerate()}
+    out = {}
+    for task in Path("/proc/self/task").iterdir():
+        if int(task.name) not in python:
+            line = [l for l in (task / "status").read_text().splitlines() if l.startswith("SigBlk")]
+            out[task.name] = int(line[0].split()[1], 16)
+    return out
+
+read_info(resolve(None))  # ONNX Runtime's own threads exist before OpenVINO's
+before = native()
+engine = load_engine(resolve(None), providers="openvino", threads=2)
+engine.run(np.zeros((96, 128, 3), np.uint8), style=0)
+print(" ".join(str(m) for t, m in native().items() if t not in before))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/task")
+def test_openvinos_threads_leave_ctrl_c_and_sigterm_to_python(bundled):
+    """OpenVINO's worker threads start with SIGINT and SIGTERM blocked, so that a process-wide
+    signal reaches a Python thread (rt_style.ov_engine._signals_blocked)."""
+    import subprocess
+
+    result = subprocess.run([sys.executable, "-c", THREADS_SCRIPT], capture_output=True,
+                            text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 0, result.stderr
+    masks = [int(m) for m in result.stdout.split()]
+    assert masks, "OpenVINO started no threads: nothing was checked"
+    want = (1 << (2 - 1)) | (1 << (15 - 1))  # SIGINT, SIGTERM
+    assert all(m & want == want for m in masks), [hex(m) for m in masks]
 
 
 def test_a_model_openvino_cannot_compile_is_one_line(bundled, monkeypatch):

@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 
 from rt_style.atomic import write_text
-from rt_style.engine import OPENVINO, PROVIDER_NAMES, Engine
+from rt_style.engine import Engine, is_provider
 from rt_style.errors import UserError
 from rt_style.frameops import KeepColors
 from rt_style.options import open_engine, style_weights
@@ -141,7 +141,7 @@ def _vs_variant(base: Variant, other: str) -> Variant:
     """--vs: a provider name (the same model elsewhere), `peer` or another model."""
     if is_peer(other):
         return Variant(PEER, "cpu")
-    if other.lower() in PROVIDER_NAMES or other.lower() in OPENVINO or other.lower() == "auto":
+    if is_provider(other):
         return Variant(base.model, other.lower())
     return Variant(other, base.provider)
 

@@ -31,6 +31,11 @@ TRT_SUFFIXES = (".engine", ".plan")
 OPENVINO = ("openvino", "openvino-f32")  # --provider names served by rt_style.ov_engine
 
 
+def is_provider(name: str) -> bool:
+    """Whether `name` is one of --provider's single names (bench's --vs tells them from models)."""
+    return name.lower() in ("auto", *PROVIDER_NAMES, *OPENVINO)
+
+
 def _ort():
     try:
         import onnxruntime

@@ -35,8 +35,9 @@ COMPILED_SHAPES = 4  # a stream has one shape; images of many sizes recompile th
 
 
 def _signals_blocked():
-    """Ctrl-C and SIGTERM blocked in this thread while OpenVINO may start worker threads, which
-    inherit the mask: a process-wide signal then goes to a Python thread, whose handler runs
+    """Ctrl-C and SIGTERM blocked in this thread while OpenVINO starts its worker threads (on
+    import, Core() and compile; not per frame: inference starts none, tested), which inherit
+    the mask: a process-wide signal then goes to a Python thread, whose handler runs
     it, never to a thread of OpenVINO's (a hardening tried against a SIGSEGV seen late in the
     test suite with OpenVINO as auto's choice; it did not stop that crash, see the README)."""
     if not hasattr(signal, "pthread_sigmask"):  # Windows: no POSIX signal masks
@@ -126,5 +127,4 @@ class OvEngine(Engine):
         request = self._request(feeds)
         # share_inputs: the checked arrays are contiguous and outlive the call; the output is
         # copied (share_outputs off), since the request reuses its buffer on the next frame
-        with _signals_blocked():  # its worker threads may start (or grow) during a call
-            return request.infer(feeds, share_inputs=True)[STYLIZED]
+        return request.infer(feeds, share_inputs=True)[STYLIZED]

@@ -85,8 +85,8 @@ from train.data import load_style
 @click.option("--sheet-side", type=click.IntRange(16),
               help="Longer side of the image in the sheets [384; 96].")
 @click.option("--provider", metavar="auto|cpu|cuda|tensorrt|openvino",
-              help="Where the model runs, as for webcam and video (default auto: the fastest "
-                   "ONNX Runtime provider that loads; openvino: OpenVINO's CPU plugin).")
+              help="Where the model runs, as for webcam and video (default auto: a GPU provider, "
+                   "else OpenVINO where installed, else ONNX Runtime's CPU).")
 @click.option("--threads", type=click.IntRange(1), default=None, help="ONNX Runtime threads.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for random α.")
 @click.option("--quick", is_flag=True, help="Few images, small sizes, short optimisation.")

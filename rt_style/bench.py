@@ -208,9 +208,9 @@ def _video_size(path) -> tuple[int, int]:
                    "bundled default).")
 @click.option("--provider", "--backend", "provider", default="auto", show_default=True,
               metavar="auto|cpu|cuda|tensorrt|openvino",
-              help="Where the model runs, as for webcam and video: auto (the fastest ONNX "
-                   "Runtime provider that loads), an ONNX Runtime provider, or openvino "
-                   "(openvino-f32: float32).")
+              help="Where the model runs, as for webcam and video: auto (the fastest that loads: "
+                   "a GPU provider, else OpenVINO where installed, else ONNX Runtime's CPU), an "
+                   "ONNX Runtime provider, or openvino (openvino-f32: float32).")
 @click.option("--sizes", metavar="WxH,…",
               help=f"Frame sizes (default {DEFAULT_SIZES}; end to end: 640x480 for webcam, "
                    "1280x720 for video, or the --source's own size).")

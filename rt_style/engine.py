@@ -11,6 +11,7 @@ errors name graph internals rather than what the caller passed.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import sys
@@ -63,6 +64,17 @@ def _with_options(providers: list) -> list:
     return [(p, {"trt_engine_cache_enable": True, "trt_engine_cache_path": trt_cache,
                  "trt_timing_cache_enable": True, "trt_timing_cache_path": trt_cache})
             if p == "TensorrtExecutionProvider" else p for p in providers]
+
+
+def openvino_preferred() -> bool:
+    """auto's choice on a machine without a GPU provider: OpenVINO where it is installed (about
+    2× ONNX Runtime's CPU speed on our models, benchmarks/RESULTS.md issue 15)."""
+    if any(p != "CPUExecutionProvider" for p in default_providers()):
+        return False
+    try:
+        return importlib.util.find_spec("openvino") is not None
+    except ValueError:  # in sys.modules as None: import blocked
+        return False
 
 
 def default_providers() -> list[str]:
@@ -335,8 +347,10 @@ def read_info(path) -> ModelInfo:
 def load_engine(path, providers=None, threads: int | None = None) -> Engine:
     """Open a model file (rt_style.registry.resolve finds one by a bundled model's name).
 
-    .onnx: ONNX Runtime; providers=None or 'auto' picks TensorRT, CUDA, CPU, whichever loads
-    (with a one-line notice when a preferred one fails); 'cpu' | 'cuda' | 'tensorrt' (or a
+    .onnx: providers=None or 'auto': on an onnxruntime build with GPU providers, TensorRT,
+    CUDA, CPU, whichever loads (with a one-line notice when a preferred one fails); on a
+    CPU-only build OpenVINO where it is installed, else ONNX Runtime's CPU provider; 'cpu' |
+    'cuda' | 'tensorrt' (or a
     comma list of them, as --provider takes) insists on the first; a list of ONNX Runtime
     provider names is tried in order; 'openvino' / 'openvino-f32': OpenVINO's CPU plugin
     (rt_style.ov_engine). threads: inference threads (None: the backend's default, one per
@@ -358,5 +372,12 @@ def load_engine(path, providers=None, threads: int | None = None) -> Engine:
         from rt_style.ov_engine import PRECISIONS, OvEngine
 
         return OvEngine(path, threads, PRECISIONS[providers.lower()])
+    if providers in (None, "auto") and openvino_preferred():
+        from rt_style.ov_engine import OvEngine
+
+        try:
+            return OvEngine(path, threads)
+        except UserError as e:
+            notice(f"OpenVINO could not run {path.name} ({e}); running on ONNX Runtime")
     session = _ort_session(path, providers, threads)
     return OrtEngine(session, session_info(session, path), path)

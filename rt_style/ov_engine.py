@@ -14,11 +14,19 @@ OpenVINO runs fastest on a model compiled for one input shape, and compiling tak
 so each new (batch, height, width) is compiled once and kept; a video or webcam stream has one.
 The model's description is stored as ONNX metadata, which OpenVINO does not read: ONNX Runtime
 reads it (the `openvino` extra installs both).
+
+One `ov.Core` serves every engine of the process (`_core`). Each Core loads its own CPU plugin,
+which gives the loading thread a signal alternate stack of its own and, when the Core is
+released, puts back the stack it found there: two Cores released in the order they were made
+left the thread on a freed stack, and the next signal whose handler runs there (every Python
+handler: CPython installs them with SA_ONSTACK; Ctrl-C, SIGTERM) killed the process with
+SIGSEGV (found with gdb: the signal arrived inside kill(); tested in a subprocess).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import signal
 from collections import OrderedDict
 from pathlib import Path
@@ -37,9 +45,8 @@ COMPILED_SHAPES = 4  # a stream has one shape; images of many sizes recompile th
 def _signals_blocked():
     """Ctrl-C and SIGTERM blocked in this thread while OpenVINO starts its worker threads (on
     import, Core() and compile; not per frame: inference starts none, tested), which inherit
-    the mask: a process-wide signal then goes to a Python thread, whose handler runs
-    it, never to a thread of OpenVINO's (a hardening tried against a SIGSEGV seen late in the
-    test suite with OpenVINO as auto's choice; it did not stop that crash, see the README)."""
+    the mask: a process-wide signal then goes to a Python thread, whose handler runs it, never
+    to a thread of OpenVINO's."""
     if not hasattr(signal, "pthread_sigmask"):  # Windows: no POSIX signal masks
         return contextlib.nullcontext()
     return _masked({signal.SIGINT, signal.SIGTERM})
@@ -52,6 +59,17 @@ def _masked(signals):
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+@functools.cache
+def _core():
+    """The process's one OpenVINO Core, its CPU plugin loaded (module doc: never released
+    before exit, so the signal stack the plugin gave its thread stays valid)."""
+    ov = _openvino()
+    with _signals_blocked():
+        core = ov.Core()
+        core.get_property("CPU", "INFERENCE_PRECISION_HINT")  # loads the plugin now
+    return core
 
 
 def _openvino():
@@ -70,11 +88,10 @@ class OvEngine(Engine):
     backend = "OpenVINO"
 
     def __init__(self, path: Path, threads: int | None = None, precision: str | None = None):
-        ov = _openvino()
+        _openvino()  # installed (and importable) still: the one-line error otherwise
         path = Path(path)
         info = read_info(path)
-        with _signals_blocked():
-            self.core = ov.Core()
+        self.core = _core()
         try:
             self.model = self.core.read_model(str(path))
         except RuntimeError as e:

@@ -57,7 +57,8 @@ def tiny_config(photo_dir, styles, out, **kw):
 
     base = dict(content=str(photo_dir), styles=[str(s) for s in styles], out=str(out), steps=6,
                 crop_size=32, batch_size=2, style_size=48, workers=0, tensorboard=False,
-                sample_every=1000, checkpoint_every=1000, log_every=1)
+                sample_every=1000, checkpoint_every=1000, log_every=1,
+                preset="fast")  # the bundled models' preset (new training defaults to fast-sep)
     base.update(kw)
     return TrainConfig(**base)
 

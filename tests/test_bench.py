@@ -72,6 +72,7 @@ def test_latency_table_and_json(tiny_onnx, tmp_path, capsys):
     assert record["mode"] == "latency" and record["settings"]["frames"] == 4
     assert len(record["results"]) == 4
     auto = backend_name(load_engine(tiny_onnx))  # the default is auto, as for webcam and video
+    assert auto in ("CPU", "OpenVINO CPU (bf16)", "OpenVINO CPU (f32)", "OpenVINO CPU (f16)")
     for r in record["results"]:
         check_stats(r)
         assert r["n"] == 4 and r["threads"] == 1 and r["backend"] == auto

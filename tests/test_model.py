@@ -205,3 +205,14 @@ def test_half_size_preset_adds_its_change_to_the_whole_frame(monkeypatch):
 
     monkeypatch.setattr(m.transform, "logits", shifted)
     assert torch.allclose(m(x, a), (x + delta[:, None, None]).clamp(0, 1), atol=1e-5)
+
+
+def test_new_training_defaults_to_the_cheaper_network():
+    """Issue 15: `fast-sep` (separable body and decoder conv, 0.64 GMAC per 640×480 frame
+    against fast's 2.66) is what `rtstyle train` builds unless told otherwise."""
+    from train.config import TrainConfig
+
+    assert TrainConfig().preset == "fast-sep"
+    spec = PRESETS["fast-sep"].transform
+    assert spec.separable and spec.separable_up is None  # body and decoder
+    assert PRESETS["fast-sep-body"].transform.separable_up is False  # a dense decoder conv

@@ -185,6 +185,60 @@ def test_transposed_upsampling_is_the_same_function(cin, cout, group):
     assert counts["subpixel"] == (group == 1 and cout < 4)
 
 
+# ------------------------------------------------------------------------------ norm before D2S
+def _d2s_cin_model(c=3, mode="CRD", scale=1.0, per_channel=True):
+    """x N×4C×H×W (a sub-pixel conv's output) → DepthToSpace(2) → the exporter's CIN; with
+    per_channel off, γ is a full-size map (not foldable into the phase view)."""
+    nodes = [helper.make_node("DepthToSpace", ["x"], ["full"], blocksize=2, mode=mode),
+             helper.make_node("InstanceNormalization", ["full", "ones", "zeros"], ["norm"],
+                              epsilon=1e-5),
+             helper.make_node("Unsqueeze", ["b", "axes"], ["b4"]),
+             helper.make_node("Mul", ["norm", "g4"], ["scaled"]),
+             helper.make_node("Add", ["scaled", "b4"], ["y"])]
+    g = helper.make_tensor_value_info("g", F, ["n", c]) if per_channel else \
+        helper.make_tensor_value_info("g4", F, ["n", c, "h2", "w2"])
+    if per_channel:
+        nodes.insert(2, helper.make_node("Unsqueeze", ["g", "axes"], ["g4"]))
+    inputs = [helper.make_tensor_value_info("x", F, ["n", 4 * c, "h", "w"]), g,
+              helper.make_tensor_value_info("b", F, ["n", c])]
+    weights = [("axes", np.array([2, 3], np.int64)), ("ones", np.full(c, scale, np.float32)),
+               ("zeros", np.zeros(c, np.float32))]
+    return _model(nodes, inputs, [helper.make_tensor_value_info("y", F, ["n", c, "h2", "w2"])],
+                  weights)
+
+
+@pytest.mark.parametrize("per_channel", [True, False])
+def test_norm_before_depth_to_space_is_the_same_function(per_channel):
+    """The norm (and a per-channel γ, β) on the N×C×4H×W view of the sub-pixel output, then
+    DepthToSpace: the same statistics, so the same output, with a different γ per example, at
+    odd and 1-pixel sizes; TensorRT parses it (it is in PORTABLE)."""
+    model = _d2s_cin_model(per_channel=per_channel)
+    moved, counts = optimize(model, ("phasenorm",))
+    assert counts == {"phasenorm": 1}
+    onnx.checker.check_model(moved, full_check=True)
+    ops = _ops(moved)
+    after = "Add" if per_channel else "InstanceNormalization"  # γ as a full map stays after
+    assert ops.index("DepthToSpace") == ops.index(after) + 2  # its Reshape back, then D2S
+    rng = np.random.default_rng(0)
+    feeds = []
+    for n, h, w in [(1, 1, 1), (2, 3, 5), (3, 17, 8)]:
+        feed = {"x": rng.normal(2, 3, (n, 12, h, w)).astype(np.float32),
+                "b": rng.normal(0, 1, (n, 3)).astype(np.float32)}
+        feed["g" if per_channel else "g4"] = rng.normal(
+            1, 0.5, (n, 3) if per_channel else (n, 3, 2 * h, 2 * w)).astype(np.float32)
+        feeds.append(feed)
+    _same(model, moved, feeds)
+    assert trt_problems(moved) == []
+
+
+@pytest.mark.parametrize("kw", [dict(mode="DCR"), dict(scale=2.0)])
+def test_norm_before_depth_to_space_leaves_other_patterns_alone(kw):
+    """DCR order puts a channel's phases C apart (the view would mix channels); a norm with its
+    own affine scale is not the exporter's CIN."""
+    _, counts = optimize(_d2s_cin_model(**kw), ("phasenorm",))
+    assert counts == {"phasenorm": 0}
+
+
 # ------------------------------------------------------------------------------ a real model
 def test_cpu_only_export_matches_the_default_one(tiny_onnx, tmp_path):
     """`export --cpu-only` on a real run (fast preset, input skip): validated against PyTorch

@@ -89,11 +89,54 @@ def test_results_are_not_overwritten_by_the_next_frame(bundled):
     assert np.array_equal(frame, before)  # inputs are read, never written
 
 
-def test_auto_stays_on_onnx_runtime(bundled):
-    """OpenVINO only when asked for (see the README: a crash under signals not yet explained)."""
+def test_auto_prefers_openvino_on_a_cpu_only_machine(bundled, monkeypatch, capsys):
+    from rt_style import engine as engine_module
+
     path, _ = bundled
+    monkeypatch.setattr(engine_module, "default_providers", lambda: ["CPUExecutionProvider"])
+    assert load_engine(path).backend == "OpenVINO"
+    assert load_engine(path, providers="auto").backend == "OpenVINO"
+    assert load_engine(path, providers="cpu").backend == "ONNX Runtime"
+    # a GPU provider comes first: ONNX Runtime's fallback chain decides, as before
+    monkeypatch.setattr(engine_module, "default_providers",
+                        lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    assert not engine_module.openvino_preferred()
+    monkeypatch.setattr(engine_module, "default_providers", lambda: ["CPUExecutionProvider"])
+    monkeypatch.setitem(sys.modules, "openvino", None)  # installed but broken, or absent
     assert load_engine(path).backend == "ONNX Runtime"
-    assert load_engine(path, providers="openvino").backend == "OpenVINO"
+    assert capsys.readouterr().err == ""
+
+
+SIGNAL_STACK_SCRIPT = """
+import gc, os, signal, time, numpy as np
+from rt_style.engine import load_engine
+from rt_style.registry import resolve
+
+engines = [load_engine(resolve(None), providers="openvino", threads=1) for _ in range(2)]
+for engine in engines:
+    engine.run(np.zeros((48, 64, 3), np.uint8), style=0)
+del engine
+while engines:  # released in the order they were made, as an LRU or the GC may
+    engines.pop(0)
+    gc.collect()
+signal.signal(signal.SIGTERM, lambda *_: print("handled", flush=True))
+os.kill(os.getpid(), signal.SIGTERM)
+time.sleep(0.1)
+print("alive")
+"""
+
+
+def test_engines_released_in_any_order_leave_signals_working(bundled):
+    """Two engines released first-made-first: the next Python-handled signal must not find the
+    thread on a signal stack OpenVINO freed (each Core's CPU plugin swaps the thread's stack in
+    and back out: one shared Core, rt_style.ov_engine._core). With a Core per engine this
+    process died with SIGSEGV inside kill()."""
+    import subprocess
+
+    result = subprocess.run([sys.executable, "-c", SIGNAL_STACK_SCRIPT], capture_output=True,
+                            text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 0, (result.returncode, result.stderr[-500:])
+    assert result.stdout.split() == ["handled", "alive"]
 
 
 THREADS_SCRIPT = """

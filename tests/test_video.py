@@ -184,7 +184,7 @@ def test_alpha_keyframes_batches_and_sequential_agree(clips, tiny_onnx, tmp_path
     """Lossless output (--crf 0) and no steady picture make decoded frames comparable across
     runs (the steady picture starts afresh at every clip, so frame 0 could be compared too).
     ONNX Runtime's float32, where batch 4 and batch 1 round alike to one level (bfloat16 on
-    OpenVINO differs between them by a few levels)."""
+    OpenVINO, which auto picks where installed, differs between them by a few)."""
     runs = {"fixed0": ["--alpha", "0,0,0,0"], "fixed1": ["--alpha", "1,1,1,1"],
             "keys": ["--alpha-keyframes", "0:0,0,0,0;0.3:1,1,1,1", "--batch", "4"],
             "keys_seq": ["--alpha-keyframes", "0:0,0,0,0;0.3:1,1,1,1", "--sequential"]}

@@ -34,7 +34,7 @@ class TrainConfig:
     sample_images: list = field(default_factory=list)  # fixed sheet images (default: 2 content)
     workers: int = 1
     # model
-    preset: str = "fast"
+    preset: str = "fast-sep"
     width: float = 1.0
     cond_width: int = 0  # Λ overrides; 0 / "" keep the preset's
     cond_depth: int = -1

@@ -79,6 +79,8 @@ class TransformSpec:
     up: tuple  # ((cout, kernel, scale), ...)
     out_kernel: int
     separable: bool = False  # depthwise-separable convs in the body and the upsampling path
+    # the upsampling path's own choice where it differs from `separable` (None: the same)
+    separable_up: bool | None = None
     reflect: bool = True  # reflection padding (the paper) or zero padding inside the conv
     out_upsample: int = 1  # the out conv may itself follow a nearest-neighbour upsampling
     margin: int = 0  # reflect-pad the input by this much and crop it off the output: zero
@@ -148,6 +150,22 @@ PRESETS: dict[str, Preset] = {
         "fast with bilinear ×2 steps instead of nearest-neighbour ones (nearest ×2 before a 3×3 "
         "conv lets even and odd columns differ: the period-2 grid): half the grid figure, but "
         "it rings around edges and paints less (benchmarks/RESULTS.md, issue 16).",
+    ),
+    "fast-sep": Preset(
+        TransformSpec(stem=((16, 3, 2), (32, 3, 2)), body_channels=32, body_blocks=5,
+                      up=((16, 3, 2),), out_kernel=3, reflect=False, out_upsample=2, margin=16,
+                      separable=True),
+        ConditionerSpec(width=256, depth=1, init="default"),
+        "fast with depthwise-separable convs (3×3 depthwise, then 1×1) in the residual body and "
+        "the half-resolution decoder conv; stem and output conv as in fast: 0.64 GMAC per "
+        "640×480 frame (fast 2.66). The default for new training (issue 15).",
+    ),
+    "fast-sep-body": Preset(
+        TransformSpec(stem=((16, 3, 2), (32, 3, 2)), body_channels=32, body_blocks=5,
+                      up=((16, 3, 2),), out_kernel=3, reflect=False, out_upsample=2, margin=16,
+                      separable=True, separable_up=False),
+        ConditionerSpec(width=256, depth=1, init="default"),
+        "fast-sep with fast's dense half-resolution decoder conv: 0.96 GMAC per 640×480 frame.",
     ),
     # Issue 15 candidates: the MACs go to the body, MobileNetV2 blocks (CIN after each conv),
     # and the full/half-resolution stages are narrow. Same zero padding and 16 px reflected
@@ -244,7 +262,8 @@ class TransformNet(nn.Module):
         self.body_end = len(layers)
         for cout, k, scale in spec.up:
             layers.append(ConvCIN(c, _scale(cout, width), k, upsample=scale,
-                                  separable=spec.separable, reflect=spec.reflect,
+                                  separable=(spec.separable if spec.separable_up is None
+                                             else spec.separable_up), reflect=spec.reflect,
                                   upsample_mode=spec.upsample))
             c = _scale(cout, width)
         layers.append(ConvCIN(c, 3, spec.out_kernel, relu=False, reflect=spec.reflect,

@@ -349,9 +349,9 @@ def load_engine(path, providers=None, threads: int | None = None) -> Engine:
 
     .onnx: providers=None or 'auto': on an onnxruntime build with GPU providers, TensorRT,
     CUDA, CPU, whichever loads (with a one-line notice when a preferred one fails); on a
-    CPU-only build OpenVINO where it is installed, else ONNX Runtime's CPU provider; 'cpu' |
-    'cuda' | 'tensorrt' (or a
-    comma list of them, as --provider takes) insists on the first; a list of ONNX Runtime
+    CPU-only build OpenVINO where it is installed, else ONNX Runtime's CPU provider;
+    'cpu' | 'cuda' | 'tensorrt' (or a comma list of them, as --provider takes) insists on the
+    first; a list of ONNX Runtime
     provider names is tried in order; 'openvino' / 'openvino-f32': OpenVINO's CPU plugin
     (rt_style.ov_engine). threads: inference threads (None: the backend's default, one per
     core). .engine / .plan: native TensorRT.

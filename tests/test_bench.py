@@ -369,7 +369,7 @@ def test_exported_models_are_rewritten_and_match_the_plain_export(tiny_onnx, tmp
                       optimize_graph=False)
     assert "Resize" in [n.op_type for n in onnx.load(plain).graph.node]
     counts = optimize_file(plain, tmp_path / "fast.onnx", log=lambda _: None)
-    assert counts == {"gathers": 2, "subpixel": 2, "crop": 1, "clip": 1}
+    assert counts == {"gathers": 2, "subpixel": 2, "phasenorm": 2, "crop": 1, "clip": 1}
     from rt_style.engine import load_engine
 
     a = load_engine(plain, providers="cpu", threads=1)

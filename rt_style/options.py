@@ -22,9 +22,10 @@ def engine_options(f):
     f = click.option("--threads", type=click.IntRange(1), default=None,
                      help="Inference threads (default: the backend's choice, one per core).")(f)
     f = click.option("--provider", metavar="auto|cpu|cuda|tensorrt|openvino",
-                     help="ONNX Runtime execution provider (default auto: the fastest that "
-                          "loads), or openvino (OpenVINO's CPU plugin, bfloat16 where the CPU "
-                          "has it; openvino-f32: float32).")(f)
+                     help="Where the model runs (default auto: a GPU provider of ONNX "
+                          "Runtime, else OpenVINO where installed, else ONNX Runtime's CPU): an "
+                          "ONNX Runtime provider, or openvino (OpenVINO's CPU plugin, bfloat16 "
+                          "where the CPU has it; openvino-f32: float32).")(f)
     return click.option("--engine", "engine_name", metavar="MODEL",
                         help="Model: an exported .onnx file or a bundled model's name "
                              "(default: the bundled default).")(f)

@@ -67,6 +67,8 @@ def main(argv=None) -> None:
                         help="where random-init checkpoints and exports are cached")
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args(argv)
+    if args.json and not Path(args.json).resolve().parent.is_dir():
+        sys.exit(f"error: no folder for --json {args.json}; create it first")
     w, h = parse_size(args.size, both=True)
     work = Path(args.work)
     names = [p.strip() for p in args.presets.split(",") if p.strip()]

@@ -226,3 +226,17 @@ def test_preset_benchmark_times_every_preset_on_every_provider(tmp_path):
     assert list(rows) == ["fast-half-smooth (openvino)", "fast-half-smooth (cpu)"]
     assert rows["fast-half-smooth (openvino)"]["speed_vs_base"] == 1.0
     assert all(r["median_ms"] > 0 and r["gmac"] > 0 for r in rows.values())
+
+
+def test_preset_benchmark_refuses_a_json_path_in_a_missing_folder(tmp_path):
+    """A --json path whose folder does not exist stops before minutes of timing, not after."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("presets_bench",
+                                                  ROOT / "benchmarks" / "presets.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    with pytest.raises(SystemExit, match="no folder for --json"):
+        bench.main(["--presets", "fast", "--no-peer", "--work", str(tmp_path / "work"),
+                    "--json", str(tmp_path / "missing" / "out.json")])
+    assert not (tmp_path / "work").exists()

@@ -207,17 +207,24 @@ def test_cli_runs_on_openvino(tmp_path):
     assert Image.open(out).size == Image.open(SAMPLE).size
 
 
-def test_preset_benchmark_times_every_preset_on_every_provider(tmp_path):
-    """benchmarks/presets.py --providers: one row per preset and provider, GMAC from the
-    preset's own network, ratios against the first row."""
+def _presets_bench():
+    """benchmarks/presets.py as a module (benchmarks/ is not a package)."""
     import importlib.util
-    import json
 
-    pytest.importorskip("openvino", reason="OpenVINO is not installed")
     spec = importlib.util.spec_from_file_location("presets_bench",
                                                   ROOT / "benchmarks" / "presets.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
+    return bench
+
+
+def test_preset_benchmark_times_every_preset_on_every_provider(tmp_path):
+    """benchmarks/presets.py --providers: one row per preset and provider, GMAC from the
+    preset's own network, ratios against the first row."""
+    import json
+
+    pytest.importorskip("openvino", reason="OpenVINO is not installed")
+    bench = _presets_bench()
     out = tmp_path / "presets.json"
     bench.main(["--presets", "fast-half-smooth", "--providers", "openvino,cpu", "--size",
                 "64x48", "--frames", "2", "--warmup", "1", "--no-peer", "--work",
@@ -230,12 +237,7 @@ def test_preset_benchmark_times_every_preset_on_every_provider(tmp_path):
 
 def test_preset_benchmark_refuses_a_json_path_in_a_missing_folder(tmp_path):
     """A --json path whose folder does not exist stops before minutes of timing, not after."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("presets_bench",
-                                                  ROOT / "benchmarks" / "presets.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = _presets_bench()
     with pytest.raises(SystemExit, match="no folder for --json"):
         bench.main(["--presets", "fast", "--no-peer", "--work", str(tmp_path / "work"),
                     "--json", str(tmp_path / "missing" / "out.json")])

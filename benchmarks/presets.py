@@ -68,7 +68,8 @@ def main(argv=None) -> None:
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args(argv)
     if args.json and not Path(args.json).resolve().parent.is_dir():
-        sys.exit(f"error: no folder for --json {args.json}; create it first")
+        sys.exit(f"error: cannot write --json {args.json}: folder "
+                 f"{Path(args.json).resolve().parent} does not exist")
     w, h = parse_size(args.size, both=True)
     work = Path(args.work)
     names = [p.strip() for p in args.presets.split(",") if p.strip()]

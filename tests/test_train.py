@@ -241,3 +241,20 @@ def test_old_configs_resume_with_the_old_loss():
     assert {k: getattr(cfg, k) for k in LEGACY} == LEGACY
     assert cfg.content_weight == 0.5
     assert TrainConfig.from_saved({"input_skip": True}).input_skip
+
+
+def test_sliders_start_where_the_preset_says_and_the_run_records_it():
+    """fast-sep paints less than fast at the same α, so it starts higher; the saved config
+    carries the number, so a later edit of the preset never moves an old run's start."""
+    from train.config import TrainConfig
+    from train.model import PRESETS
+
+    base = TrainConfig(content="c", styles=["s.jpg"])
+    assert base.alpha_default == [] and base.preset == "fast-sep"
+    for preset, start in (("fast-sep", 0.75), ("fast", 0.65)):
+        assert PRESETS[preset].alpha_default == start
+        cfg = base.updated({"preset": preset}).validate()
+        assert cfg.alpha_default == [start] and cfg.alpha_defaults() == [start] * 4
+        assert TrainConfig.from_saved(cfg.to_dict()).alpha_defaults() == [start] * 4
+    assert base.updated({"alpha_default": "0.5"}).validate().alpha_defaults() == [0.5] * 4
+    assert TrainConfig.from_saved({"preset": "fast-sep"}).alpha_defaults() == [0.65] * 4

@@ -35,6 +35,18 @@ def _paths(cfg: TrainConfig) -> dict:
     return {k: getattr(cfg, k) for k in PATHS + PATH_LISTS}
 
 
+def _preset_starts() -> str:
+    """What an empty --alpha-default means, from the presets themselves."""
+    from collections import Counter
+
+    from train.model import PRESETS
+
+    starts = {name: p.alpha_default for name, p in PRESETS.items()}
+    usual = Counter(starts.values()).most_common(1)[0][0]
+    return "the preset's start: " + ", ".join(
+        [f"{v:g} for {n}" for n, v in starts.items() if v != usual] + [f"{usual:g} for the rest"])
+
+
 def _options(f):
     defaults = TrainConfig()
     for fld in reversed(TrainConfig.fields()):
@@ -44,9 +56,10 @@ def _options(f):
         if fld.name in SHORT:
             names = list(SHORT[fld.name]) + ([] if fld.name == "styles" else [flag])
         if isinstance(default, list):
+            shown = ",".join(map(str, default)) or (
+                _preset_starts() if fld.name == "alpha_default" else "none")
             f = click.option(*names, fld.name, multiple=True, default=None,
-                             help=f"(list; repeat or comma-separate) default: "
-                                  f"{','.join(map(str, default)) or 'none'}")(f)
+                             help=f"(list; repeat or comma-separate) default: {shown}")(f)
         elif isinstance(default, bool):
             f = click.option(f"{flag}/--no-{fld.name.replace('_', '-')}", fld.name, default=None,
                              help=f"default: {default}")(f)

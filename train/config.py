@@ -19,7 +19,7 @@ ALPHA_SAMPLINGS = ("uniform", "extremes", "batch", "fixed")
 # checkpoint's config that lacks one means this, not today's default.
 LEGACY = {"input_skip": False, "style_top": 1.0, "identity_weight": 0.0,
           "normalize_weights": False, "stability_weight": 0.0, "anchor_weight": 0.0,
-          "stability_motion": "affine"}
+          "stability_motion": "affine", "alpha_default": [0.65]}
 
 
 @dataclass
@@ -46,9 +46,10 @@ class TrainConfig:
     style_layers: list = field(default_factory=lambda: ["relu1_1", "relu2_1", "relu3_1", "relu4_1"])
     content_weight: float = 1.0  # fixed weight of the content loss (normalised units)
     alpha_content: bool = False  # also put the content layers into α
-    # where the sliders start (one value, or one per component): with the photo anchor, 0.65 is
-    # a clear painting at the start and still leaves every slider ≥ 28 levels of travel
-    alpha_default: list = field(default_factory=lambda: [0.65])
+    # where the sliders start (one value, or one per component); empty: the preset's start
+    # (0.65 for fast, 0.75 for fast-sep: a clear painting that leaves every slider ≥ 23 levels of
+    # travel). validate() writes the value in, so a saved run never follows a later preset edit.
+    alpha_default: list = field(default_factory=list)
     # slider → weight: linear (w = top·α) or exp (w = top·(r^α − 1)/(r − 1))
     alpha_curve: str = "exp"
     alpha_range: float = 1000.0  # r of the exp curve: weights span top/r … top
@@ -97,6 +98,10 @@ class TrainConfig:
 
     def alpha_defaults(self) -> list[float]:
         d = [float(v) for v in self.alpha_default]
+        if not d:
+            from train.model import PRESETS
+
+            d = [PRESETS[self.preset].alpha_default]
         return d * self.num_alpha if len(d) == 1 else d
 
     @classmethod
@@ -156,12 +161,14 @@ class TrainConfig:
             raise UserError(f"unknown alpha_sampling {self.alpha_sampling!r}; "
                             f"choose from {', '.join(ALPHA_SAMPLINGS)}")
         n = len(self.alpha_default)
-        if n not in (1, self.num_alpha):
+        if n not in (0, 1, self.num_alpha):
             raise UserError(
                 f"alpha_default has {n} values but the model has {self.num_alpha} α components "
                 f"({', '.join(self.alpha_names)}): give one value or {self.num_alpha}")
         if any(not 0.0 <= v <= 1.0 for v in self.alpha_defaults()):
             raise UserError("alpha_default values must lie in [0, 1]")
+        if not n:  # the preset's start, written into the run's saved config
+            return dataclasses.replace(self, alpha_default=self.alpha_defaults()[:1]).validate()
         for name in ("crop_size", "steps", "batch_size", "style_size", "log_every",
                      "sample_every", "checkpoint_every"):
             if getattr(self, name) < 1:

@@ -126,6 +126,9 @@ class Preset:
     conditioner: ConditionerSpec
     description: str = ""
     extra: dict = field(default_factory=dict)
+    # where the sliders start unless the run says otherwise: the strongest start whose top is
+    # still clearly stronger (span ≤ 0.6, evaluation.picture_side); a network's own calibration
+    alpha_default: float = 0.65
 
 
 PRESETS: dict[str, Preset] = {
@@ -158,7 +161,10 @@ PRESETS: dict[str, Preset] = {
         ConditionerSpec(width=256, depth=1, init="default"),
         "fast with depthwise-separable convs (3×3 depthwise, then 1×1) in the residual body and "
         "the half-resolution decoder conv; stem and output conv as in fast: 0.64 GMAC per "
-        "640×480 frame (fast 2.66). The default for new training (issue 15).",
+        "640×480 frame (fast 2.66). The default for new training (issue 15). It paints less "
+        "than fast at the same α, so it starts at 0.75: there its start is as strong as fast's "
+        "at 0.65 and its top still clearly stronger (benchmarks/RESULTS.md).",
+        alpha_default=0.75,
     ),
     "fast-sep-body": Preset(
         TransformSpec(stem=((16, 3, 2), (32, 3, 2)), body_channels=32, body_blocks=5,

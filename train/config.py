@@ -47,8 +47,7 @@ class TrainConfig:
     content_weight: float = 1.0  # fixed weight of the content loss (normalised units)
     alpha_content: bool = False  # also put the content layers into α
     # where the sliders start (one value, or one per component); empty: the preset's start
-    # (0.65 for fast, 0.75 for fast-sep: a clear painting that leaves every slider ≥ 23 levels of
-    # travel). validate() writes the value in, so a saved run never follows a later preset edit.
+    # (Preset.alpha_default). validate() writes it in, so a later preset edit never moves a run.
     alpha_default: list = field(default_factory=list)
     # slider → weight: linear (w = top·α) or exp (w = top·(r^α − 1)/(r − 1))
     alpha_curve: str = "exp"
@@ -167,8 +166,6 @@ class TrainConfig:
                 f"({', '.join(self.alpha_names)}): give one value or {self.num_alpha}")
         if any(not 0.0 <= v <= 1.0 for v in self.alpha_defaults()):
             raise UserError("alpha_default values must lie in [0, 1]")
-        if not n:  # the preset's start, written into the run's saved config
-            return dataclasses.replace(self, alpha_default=self.alpha_defaults()[:1]).validate()
         for name in ("crop_size", "steps", "batch_size", "style_size", "log_every",
                      "sample_every", "checkpoint_every"):
             if getattr(self, name) < 1:
@@ -202,7 +199,8 @@ class TrainConfig:
             raise UserError(f"unknown device {self.device!r}; choose auto, cpu, cuda or mps")
         if self.channels_last not in ("auto", "on", "off"):
             raise UserError("channels_last must be auto, on or off")
-        return self
+        # an empty alpha_default becomes the preset's start here, so the saved run records it
+        return self if n else dataclasses.replace(self, alpha_default=self.alpha_defaults()[:1])
 
 
 def _coerce(key, value, default, source):

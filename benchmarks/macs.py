@@ -21,7 +21,7 @@ import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 
 from rt_style.scaling import parse_size  # noqa: E402
-from train.model import PRESETS, StyleNet  # noqa: E402
+from train.model import PRESETS, ConvCIN, StyleNet  # noqa: E402
 
 
 def conv_macs(model: StyleNet, width: int = 640, height: int = 480) -> dict:
@@ -37,9 +37,16 @@ def conv_macs(model: StyleNet, width: int = 640, height: int = 480) -> dict:
         scale = f"1/{round(padded_w / w)}"
         by_scale[scale] = by_scale.get(scale, 0) + macs
 
+    def blur_hook(layer: ConvCIN, inputs, _output):  # the fixed depthwise 3×3 low-pass
+        _, c, h, w = inputs[0].shape
+        scale = f"1/{round(padded_w / w)}"
+        by_scale[scale] = by_scale.get(scale, 0) + h * w * c * layer.blur_kernel[0].numel()
+
     for m in model.transform.modules():
         if isinstance(m, nn.Conv2d):
             hooks.append(m.register_forward_hook(hook))
+        if isinstance(m, ConvCIN) and m.blur_kernel is not None:
+            hooks.append(m.register_forward_hook(blur_hook))
     m = model.frame_margin
     s = model.frame_stride
     padded_w = width + 2 * m + (-(width + 2 * m)) % s  # the frame's scale: 1/1 is full size

@@ -200,8 +200,8 @@ def test_runtime_rejects_non_rtstyle_models(tmp_path):
 
 
 # ------------------------------------------------------------------------ presets and variants
-@pytest.mark.parametrize("preset", ["fast-sep", "fast-sep-body", "mobile", "mobile-sep",
-                                    "mobile-smooth", "fast-smooth", "fast-half"])
+@pytest.mark.parametrize("preset", ["fast-sep", "fast-sep-body", "fast-sep-blur", "mobile",
+                                    "mobile-sep", "mobile-smooth", "fast-smooth", "fast-half"])
 def test_mobile_presets_export_exactly(preset, photo_dir, style_images, tmp_path):
     """Depthwise convs, inverted blocks, the ×8 stem, (mobile-sep, fast-sep) separable
     upsampling convs and (mobile-smooth, fast-smooth) bilinear upsampling and a
@@ -216,7 +216,8 @@ def test_mobile_presets_export_exactly(preset, photo_dir, style_images, tmp_path
     ops = [n.op_type for n in onnx.load(result.path).graph.node]
     assert "DepthToSpace" in ops  # the dense upsampling convs became sub-pixel convs
     # depthwise upsampling convs keep their Resize; fast-half enlarges its change with one
-    assert ("Resize" in ops) == (preset in ("mobile-sep", "fast-half", "fast-sep"))
+    assert ("Resize" in ops) == (preset in ("mobile-sep", "fast-half", "fast-sep",
+                                            "fast-sep-blur"))
     # the output layer's norm runs on the view of its phases, before the DepthToSpace
     last = max(i for i, op in enumerate(ops) if op == "DepthToSpace")
     assert ops[last - 1] == "Reshape" and "InstanceNormalization" not in ops[last:]

@@ -185,6 +185,11 @@ def test_mac_counter_counts_every_conv_at_its_resolution():
     assert got["total"] == sum(want.values())
     depthwise = macs.conv_macs(StyleNet("mobile"), 640, 480)["total"]
     assert depthwise < got["total"] / 3
+    # the fixed blurs of fast-sep-blur count too: 3 channels at full size, 16 at half
+    blurred = macs.conv_macs(StyleNet("fast-sep-blur"), 640, 480)["by_scale"]
+    plain = macs.conv_macs(StyleNet("fast-sep"), 640, 480)["by_scale"]
+    assert blurred["1/1"] - plain["1/1"] == full * 3 * 9
+    assert blurred["1/2"] - plain["1/2"] == half * 16 * 9
 
 
 def test_half_size_preset_adds_its_change_to_the_whole_frame(monkeypatch):
@@ -216,3 +221,24 @@ def test_new_training_defaults_to_the_cheaper_network():
     spec = PRESETS["fast-sep"].transform
     assert spec.separable and spec.separable_up is None  # body and decoder
     assert PRESETS["fast-sep-body"].transform.separable_up is False  # a dense decoder conv
+
+
+
+def test_blurred_stem_does_not_alias_the_finest_pattern():
+    """fast-sep-blur low-passes before each strided stem conv: a one-pixel checkerboard (the
+    frequency a stride-2 conv folds onto a flat field) reaches the conv as flat grey, so the
+    conv's output is the same whichever way the checkerboard is shifted. Without the blur a
+    one-pixel shift of the pattern flips the sampled map."""
+    from train.model import ConvCIN
+
+    torch.manual_seed(0)
+    board = ((torch.arange(32)[:, None] + torch.arange(32)[None, :]) % 2).float()
+    gamma, beta = torch.ones(1, 16), torch.zeros(1, 16)
+    for blur in (True, False):
+        layer = ConvCIN(3, 16, 3, stride=2, reflect=False, blur=blur)
+        seen = []  # the strided conv's output, before the norm makes any flat map zero
+        layer.conv.register_forward_hook(
+            lambda _m, _i, out, seen=seen: seen.append(out[..., 2:-2, 2:-2]))
+        for pattern in (board, 1 - board):  # 1 − board: the checkerboard moved by one pixel
+            layer(pattern.expand(1, 3, 32, 32), gamma, beta)
+        assert torch.allclose(seen[0], seen[1], atol=1e-5) == blur, blur

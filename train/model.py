@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from train.cin import conditional_instance_norm
 
 BILINEAR_TAPS = (0.25, 0.75, 0.75, 0.25)  # ×2 bilinear with half-pixel centres, per axis
+BINOMIAL_TAPS = (0.25, 0.5, 0.25)  # the low-pass before a strided conv (Zhang 2019, BlurPool)
 
 
 def bilinear_up2(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
@@ -33,7 +34,7 @@ class ConvCIN(nn.Module):
 
     def __init__(self, cin: int, cout: int, k: int, stride: int = 1, relu: bool = True,
                  upsample: int = 1, separable: bool = False, reflect: bool = True,
-                 groups: int = 1, upsample_mode: str = "nearest"):
+                 groups: int = 1, upsample_mode: str = "nearest", blur: bool = False):
         super().__init__()
         # Reflection padding is a separate op; zero padding folds into the conv (cheaper on CPU).
         self.pad = k // 2 if reflect else 0
@@ -48,6 +49,12 @@ class ConvCIN(nn.Module):
             self.register_buffer("up_kernel", torch.outer(taps, taps).expand(cin, 1, 4, 4)
                                  .contiguous(), persistent=False)
             zero_pad = 0  # bilinear_up2's extra pixel stands in for the conv's padding
+        if blur and stride > 1:  # a strided conv samples what it does not low-pass: aliasing
+            taps = torch.tensor(BINOMIAL_TAPS)
+            self.register_buffer("blur_kernel", torch.outer(taps, taps).expand(cin, 1, 3, 3)
+                                 .contiguous(), persistent=False)
+        else:
+            self.register_buffer("blur_kernel", None, persistent=False)
         if separable and k > 1:  # depthwise k×k then pointwise 1×1: one "conv" for CIN purposes
             self.conv = nn.Sequential(
                 nn.Conv2d(cin, cin, k, stride=stride, padding=zero_pad, groups=cin, bias=False),
@@ -63,8 +70,12 @@ class ConvCIN(nn.Module):
                 x = bilinear_up2(x, self.up_kernel)
             else:
                 x = F.interpolate(x, scale_factor=self.upsample, mode="nearest")
-        if self.pad:
-            x = F.pad(x, (self.pad,) * 4, mode="reflect")
+        blur = self.blur_kernel is not None
+        if self.pad:  # one more for the blur, which then keeps the conv's own padding
+            x = F.pad(x, (self.pad + blur,) * 4, mode="reflect")
+        if blur:
+            x = F.conv2d(x, self.blur_kernel.to(x.dtype), padding=0 if self.pad else 1,
+                         groups=x.shape[1])
         x = conditional_instance_norm(self.conv(x), gamma, beta)
         return F.relu(x) if self.relu else x
 
@@ -100,6 +111,10 @@ class TransformSpec:
     # the low-resolution body reaches ~20 px into a full-resolution frame (a line inside the
     # left border), and padding maps of 1/4 or 1/8 size costs next to nothing
     body_reflect: bool = False
+    # a fixed 3×3 binomial blur before each strided stem conv: a shift by an odd number of pixels
+    # then moves the quarter-resolution body's input smoothly instead of re-sampling it, so
+    # the strokes follow the scene (shift equivariance; flicker, issue 15)
+    blur_stem: bool = False
     # The network runs on the frame shrunk by this factor (mean of each s×s block); its change
     # to the shrunk frame is enlarged (bilinear) and added to the whole frame. A quarter of the
     # pixels at 2: strokes twice the size, and the photo's finest detail passes through as it is.
@@ -164,6 +179,15 @@ PRESETS: dict[str, Preset] = {
         "640×480 frame (fast 2.66). The default for new training (issue 15). It paints less "
         "than fast at the same α, so it starts at 0.75: there its start is as strong as fast's "
         "at 0.65 and its top still clearly stronger (benchmarks/RESULTS.md).",
+        alpha_default=0.75,
+    ),
+    "fast-sep-blur": Preset(
+        TransformSpec(stem=((16, 3, 2), (32, 3, 2)), body_channels=32, body_blocks=5,
+                      up=((16, 3, 2),), out_kernel=3, reflect=False, out_upsample=2, margin=16,
+                      separable=True, blur_stem=True),
+        ConditionerSpec(width=256, depth=1, init="default"),
+        "fast-sep with a 3×3 binomial blur before each strided stem conv (anti-aliased "
+        "downsampling): strokes that follow a moving scene instead of re-sampling it.",
         alpha_default=0.75,
     ),
     "fast-sep-body": Preset(
@@ -241,7 +265,8 @@ class TransformNet(nn.Module):
             raise ValueError(f"unknown upsampling {spec.upsample!r}: nearest or bilinear")
         layers, c = [], 3
         for cout, k, stride in spec.stem:
-            layers.append(ConvCIN(c, _scale(cout, width), k, stride, reflect=spec.reflect))
+            layers.append(ConvCIN(c, _scale(cout, width), k, stride, reflect=spec.reflect,
+                                  blur=spec.blur_stem))
             c = _scale(cout, width)
         body = _scale(spec.body_channels, width)
         if body != c:

@@ -224,7 +224,8 @@ def test_new_training_defaults_to_the_cheaper_network():
 
 
 
-def test_blurred_stem_does_not_alias_the_finest_pattern():
+@pytest.mark.parametrize("reflect", [False, True], ids=["zero-padded", "reflected"])
+def test_blurred_stem_does_not_alias_the_finest_pattern(reflect):
     """fast-sep-blur low-passes before each strided stem conv: a one-pixel checkerboard (the
     frequency a stride-2 conv folds onto a flat field) reaches the conv as flat grey, so the
     conv's output is the same whichever way the checkerboard is shifted. Without the blur a
@@ -235,10 +236,11 @@ def test_blurred_stem_does_not_alias_the_finest_pattern():
     board = ((torch.arange(32)[:, None] + torch.arange(32)[None, :]) % 2).float()
     gamma, beta = torch.ones(1, 16), torch.zeros(1, 16)
     for blur in (True, False):
-        layer = ConvCIN(3, 16, 3, stride=2, reflect=False, blur=blur)
+        layer = ConvCIN(3, 16, 3, stride=2, reflect=reflect, blur=blur)
         seen = []  # the strided conv's output, before the norm makes any flat map zero
         layer.conv.register_forward_hook(
             lambda _m, _i, out, seen=seen: seen.append(out[..., 2:-2, 2:-2]))
         for pattern in (board, 1 - board):  # 1 − board: the checkerboard moved by one pixel
             layer(pattern.expand(1, 3, 32, 32), gamma, beta)
+        assert seen[0].shape[-2:] == (12, 12)  # the blur keeps the conv's own padding
         assert torch.allclose(seen[0], seen[1], atol=1e-5) == blur, blur

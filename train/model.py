@@ -111,9 +111,9 @@ class TransformSpec:
     # the low-resolution body reaches ~20 px into a full-resolution frame (a line inside the
     # left border), and padding maps of 1/4 or 1/8 size costs next to nothing
     body_reflect: bool = False
-    # a fixed 3×3 binomial blur before each strided stem conv: a shift by an odd number of pixels
-    # then moves the quarter-resolution body's input smoothly instead of re-sampling it, so
-    # the strokes follow the scene (shift equivariance; flicker, issue 15)
+    # a fixed 3×3 binomial blur before each strided stem conv (anti-aliased downsampling). Tried
+    # against flicker (issue 15): it halves the shimmer of a still, noisy scene but moving
+    # scenes flicker more (benchmarks/RESULTS.md, `fast-sep-blur`)
     blur_stem: bool = False
     # The network runs on the frame shrunk by this factor (mean of each s×s block); its change
     # to the shrunk frame is enlarged (bilinear) and added to the whole frame. A quarter of the
@@ -187,7 +187,8 @@ PRESETS: dict[str, Preset] = {
                       separable=True, blur_stem=True),
         ConditionerSpec(width=256, depth=1, init="default"),
         "fast-sep with a 3×3 binomial blur before each strided stem conv (anti-aliased "
-        "downsampling): strokes that follow a moving scene instead of re-sampling it.",
+        "downsampling), 0.66 GMAC: half fast-sep's shimmer on a still, noisy scene, more "
+        "flicker on moving ones; smoother backgrounds, strokes on edges (benchmarks/RESULTS.md).",
         alpha_default=0.75,
     ),
     "fast-sep-body": Preset(

@@ -37,7 +37,9 @@ def conv_macs(model: StyleNet, width: int = 640, height: int = 480) -> dict:
         scale = f"1/{round(padded_w / w)}"
         by_scale[scale] = by_scale.get(scale, 0) + macs
 
-    def blur_hook(layer: ConvCIN, inputs, _output):  # the fixed depthwise 3×3 low-pass
+    # The fixed blur before a strided stem conv runs in the exported graph as its own depthwise
+    # conv, so it counts; the fixed bilinear kernel does not (export folds it into the next conv).
+    def blur_hook(layer: ConvCIN, inputs, _output):
         _, c, h, w = inputs[0].shape
         scale = f"1/{round(padded_w / w)}"
         by_scale[scale] = by_scale.get(scale, 0) + h * w * c * layer.blur_kernel[0].numel()

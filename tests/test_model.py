@@ -223,7 +223,6 @@ def test_new_training_defaults_to_the_cheaper_network():
     assert PRESETS["fast-sep-body"].transform.separable_up is False  # a dense decoder conv
 
 
-
 @pytest.mark.parametrize("reflect", [False, True], ids=["zero-padded", "reflected"])
 def test_blurred_stem_does_not_alias_the_finest_pattern(reflect):
     """fast-sep-blur low-passes before each strided stem conv: a one-pixel checkerboard (the
